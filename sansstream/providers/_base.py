@@ -1,0 +1,128 @@
+"""What a provider is: its framing, its HTTP request as plain data, and a pure decoder.
+
+A provider module knows everything that is peculiar to one API (terminal markers, error shapes,
+keepalives); nothing below or beside it does. Decoders follow one two-method shape —
+``decode(wire_event) -> list[Chunk]`` and ``finish() -> list[Chunk]`` — so the pipeline that
+drives them is the same for every provider. Decoders never raise ``ProviderError`` themselves:
+they return a ``StreamError`` chunk, and the pipeline raises it (or passes it on) after the
+chunks before it were delivered.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..model._chunks import Chunk
+from ..model._events import WireEvent
+
+__all__ = [
+    "Framing",
+    "HTTPRequest",
+    "Decoder",
+    "Provider",
+    "Message",
+    "ToolSpec",
+    "SECRET_HEADERS",
+]
+
+Framing = Literal["sse", "ndjson", "json-array", "eventstream"]
+
+Message = Mapping[str, Any]
+"""A chat message in the common format::
+
+    {"role": "system" | "user" | "assistant" | "tool", "content": "text"}
+    {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "f", "arguments": {...}}]}
+    {"role": "tool", "tool_call_id": "c1", "name": "f", "content": "result text"}
+
+``arguments`` may be a dict or a JSON string. Providers translate it to their own wire shape.
+"""
+
+ToolSpec = Mapping[str, Any]
+"""A tool: ``{"name", "description", "parameters": <JSON schema>}`` (the OpenAI form
+``{"type": "function", "function": {...}}`` is accepted too)."""
+
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "x-amz-security-token"}
+)
+"""Header names whose values are never written to recordings or logs."""
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    """An HTTP request as plain data. Transports send it; nothing here does I/O."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    @classmethod
+    def json(
+        cls, method: str, url: str, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> HTTPRequest:
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(method, url, all_headers, body)
+
+    def json_body(self) -> Any:
+        return None if self.body is None else json.loads(self.body)
+
+    def redacted_headers(self) -> dict[str, str]:
+        return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
+
+
+class Decoder(ABC):
+    """Wire events in, chunks out. One instance per stream; pure and synchronous."""
+
+    provider: str = ""
+
+    @abstractmethod
+    def decode(self, event: WireEvent) -> list[Chunk]:
+        """Chunks for one wire event (possibly none). In-band errors become ``StreamError``."""
+
+    def finish(self) -> list[Chunk]:
+        """Called once at end of bytes: chunks still pending (e.g. open tool calls)."""
+        return []
+
+    @property
+    @abstractmethod
+    def complete(self) -> bool:
+        """True once the provider's terminal marker was seen."""
+
+
+class Provider(ABC):
+    """A named provider: framing, request builder and decoder factory."""
+
+    name: str = ""
+    framing: Framing = "sse"
+    default_base_url: str = ""
+    api_key_env: tuple[str, ...] = ()
+    """Environment variables to take the API key from, in order; empty if no key is needed."""
+    content_types: tuple[str, ...] = ("text/event-stream",)
+    """Response content types that mean "this is the stream" (a 2xx with another is an error)."""
+
+    @abstractmethod
+    def build_request(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> HTTPRequest:
+        """The streaming request for this chat, as plain data. ``options`` are provider options
+        (``max_tokens``, ``temperature``, ``reasoning``…) and ``extra_body`` (merged last)."""
+
+    @abstractmethod
+    def decoder(self) -> Decoder:
+        """A fresh decoder for one stream."""
+
+    def parser_options(self) -> dict[str, Any]:
+        """Extra options for the framing parser (e.g. SSE comments, extra fields)."""
+        return {}

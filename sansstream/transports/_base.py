@@ -1,0 +1,97 @@
+"""The transport interface: the only place that touches sockets.
+
+A transport opens an ``HTTPRequest`` and returns a ``TransportResponse`` whose ``read(timeout)``
+hands over each byte slice as soon as it arrives (no read-ahead), so the caller — which owns the
+clocks — can pass a fresh deadline for every read (first byte, idle, total) and decide which limit
+fired. Transports move bytes and map HTTP failures to errors; they know no provider quirks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..providers._base import HTTPRequest
+
+__all__ = ["Timeouts", "Transport", "TransportResponse", "DEFAULT_TIMEOUTS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines in seconds; ``None`` means no limit.
+
+    - ``connect``: TCP connect plus TLS handshake.
+    - ``first_byte``: from sending the request to the response headers.
+    - ``first_token``: from sending the request to the first content chunk.
+    - ``idle``: longest gap between content events; keepalive comments do not count as progress.
+    - ``read``: longest gap between any two bytes (keepalives do count).
+    - ``total``: the whole stream.
+
+    Defaults suit LLM streams: reasoning models may think for minutes before their first token,
+    so ``first_token`` and ``total`` are unlimited, while a connection that delivers nothing for
+    two minutes is considered dead.
+    """
+
+    connect: float | None = 10.0
+    first_byte: float | None = 120.0
+    first_token: float | None = None
+    idle: float | None = 120.0
+    read: float | None = None
+    total: float | None = None
+
+    @classmethod
+    def coerce(cls, value: Timeouts | float | None) -> Timeouts:
+        """A ``Timeouts`` from ``timeout=`` as users pass it: an object, a number ``x`` (meaning
+        ``connect=x, first_byte=x, idle=x``), or ``None`` (no limits at all)."""
+        if isinstance(value, Timeouts):
+            return value
+        if value is None:
+            return cls(connect=None, first_byte=None, first_token=None, idle=None, read=None, total=None)
+        x = float(value)
+        return cls(connect=x, first_byte=x, idle=x)
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+@runtime_checkable
+class TransportResponse(Protocol):
+    """An open streaming response."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive lookups
+    url: str
+
+    def read(self, timeout: float | None = None) -> bytes:
+        """The next slice of body bytes as soon as any arrive (content decoding applied);
+        ``b""`` at the end of the body. Raises ``ReadTimeout`` if nothing arrived within
+        ``timeout`` seconds, ``TransportError`` if the connection failed (a reset or a close
+        before a declared length is complete), ``StreamCancelled`` after ``close()`` from
+        another thread."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection. Safe to call twice and from another thread."""
+        ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Something that can open HTTP requests."""
+
+    def open(
+        self,
+        request: HTTPRequest,
+        *,
+        connect_timeout: float | None = None,
+        first_byte_timeout: float | None = None,
+    ) -> TransportResponse:
+        """Send the request and return once the response headers arrived. Raises
+        ``ConnectTimeout`` / ``FirstByteTimeout`` / ``TransportError``. Does not raise for HTTP
+        error statuses: the caller decides (see ``raise_for_status``)."""
+        ...
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        ...

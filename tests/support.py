@@ -1,0 +1,60 @@
+"""Shared helpers for the test suite: where the shared data lives, and ways to slice bytes.
+
+Data is read from ``../shared`` beside the project when it is there (the source of truth), else
+from the copy in ``tests/data`` so the suite also runs in a checkout without it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_SHARED = ROOT.parent / "shared"
+_LOCAL = Path(__file__).resolve().parent / "data"
+
+
+def conformance_dir() -> Path:
+    """The folder holding ``streams/``, ``expected/`` and ``manifest.json`` of the SSE cases."""
+    shared = _SHARED / "conformance" / "sse"
+    return shared if (shared / "manifest.json").is_file() else _LOCAL / "conformance" / "sse"
+
+
+def provider_fixtures_dir() -> Path:
+    """The folder holding one sub-folder per provider family of recorded streams."""
+    shared = _SHARED / "fixtures" / "providers"
+    return shared if (shared / "MANIFEST.md").is_file() else _LOCAL / "providers"
+
+
+def whole(data: bytes) -> list[bytes]:
+    return [data]
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+def random_splits(data: bytes, seed: int = 0, max_size: int = 64) -> list[bytes]:
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    i = 0
+    while i < len(data):
+        n = rng.randint(1, max_size)
+        out.append(data[i : i + n])
+        i += n
+    return out
+
+
+def at_offsets(data: bytes, offsets: list[int]) -> list[bytes]:
+    """Cut ``data`` so that a new slice starts at each offset (as the conformance split plans say)."""
+    cuts = [0, *sorted(o for o in offsets if 0 < o < len(data)), len(data)]
+    return [data[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+FEEDS = {"whole": whole, "bytewise": bytewise, "random": random_splits}
+
+
+def iter_feeds(data: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    for name, fn in FEEDS.items():
+        yield name, fn(data)
