@@ -6,6 +6,7 @@ from the copy in ``tests/data`` so the suite also runs in a checkout without it.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ def random_splits(data: bytes, seed: int = 0, max_size: int = 64) -> list[bytes]
 def at_offsets(data: bytes, offsets: list[int]) -> list[bytes]:
     """Cut ``data`` so that a new slice starts at each offset (as the conformance split plans say)."""
     cuts = [0, *sorted(o for o in offsets if 0 < o < len(data)), len(data)]
-    return [data[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 FEEDS = {"whole": whole, "bytewise": bytewise, "random": random_splits}

@@ -1,12 +1,16 @@
 """The API people type: stream_chat / ChatStream, metrics, hooks, and connect_sse."""
 
+from . import _eventsource as _es_all
+from . import _metrics as _metrics_all
+from . import _retry as _retry_all
+from . import _stream as _stream_all
 from ._eventsource import *  # noqa: F403
-from ._eventsource import __all__ as _es_all
 from ._metrics import *  # noqa: F403
-from ._metrics import __all__ as _metrics_all
 from ._retry import *  # noqa: F403
-from ._retry import __all__ as _retry_all
 from ._stream import *  # noqa: F403
-from ._stream import __all__ as _stream_all
 
-__all__ = [*_stream_all, *_metrics_all, *_retry_all, *_es_all]
+__all__: list[str] = []
+__all__ += _es_all.__all__
+__all__ += _metrics_all.__all__
+__all__ += _retry_all.__all__
+__all__ += _stream_all.__all__

@@ -1,16 +1,21 @@
 """The framing core: sans-IO parsers and encoders for SSE, NDJSON, JSON arrays and AWS
 event-stream. Imports nothing but the standard library and the model layer."""
 
+from . import _eventstream as _es_all
+from . import _framing as _framing_all
+from . import _jsonarray as _ja_all
+from . import _ndjson as _ndjson_all
+from . import _sse as _sse_all
 from ._base import FramingParser
 from ._eventstream import *  # noqa: F403
-from ._eventstream import __all__ as _es_all
 from ._framing import *  # noqa: F403
-from ._framing import __all__ as _framing_all
 from ._jsonarray import *  # noqa: F403
-from ._jsonarray import __all__ as _ja_all
 from ._ndjson import *  # noqa: F403
-from ._ndjson import __all__ as _ndjson_all
 from ._sse import *  # noqa: F403
-from ._sse import __all__ as _sse_all
 
-__all__ = ["FramingParser", *_sse_all, *_ndjson_all, *_ja_all, *_es_all, *_framing_all]
+__all__ = ["FramingParser"]
+__all__ += _es_all.__all__
+__all__ += _framing_all.__all__
+__all__ += _ja_all.__all__
+__all__ += _ndjson_all.__all__
+__all__ += _sse_all.__all__

@@ -8,15 +8,15 @@ from ..model._events import EndOfStream, NeedData
 
 __all__ = ["FramingParser"]
 
-E_co = TypeVar("E_co", covariant=True)
+E = TypeVar("E")
 
 
-class FramingParser(Protocol[E_co]):
+class FramingParser(Protocol[E]):
     """``receive_data(b"")`` marks the end of input; ``next_event()`` returns an event,
     ``NEED_DATA`` or ``END``; ``feed(data)`` is ``receive_data`` plus draining."""
 
     def receive_data(self, data: bytes) -> None: ...
 
-    def next_event(self) -> E_co | NeedData | EndOfStream: ...
+    def next_event(self) -> E | NeedData | EndOfStream: ...
 
-    def feed(self, data: bytes) -> list[E_co]: ...
+    def feed(self, data: bytes) -> list[E]: ...

@@ -32,7 +32,15 @@ __all__ = [
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal", "error", "other"]
-FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "refusal", "error", "other")
+FINISH_REASONS: tuple[str, ...] = (
+    "stop",
+    "length",
+    "tool_calls",
+    "content_filter",
+    "refusal",
+    "error",
+    "other",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -177,7 +177,9 @@ class StreamTimeout(SansStreamError, TimeoutError):
 
     kind = "timeout"
 
-    def __init__(self, message: str = "", *, limit: float | None = None, elapsed: float | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, limit: float | None = None, elapsed: float | None = None
+    ) -> None:
         if not message:
             message = f"{self.kind} timeout"
             if limit is not None:

@@ -8,7 +8,7 @@ so asking again costs nothing extra). A growing buffer is never re-parsed per de
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._chunks import (

@@ -10,6 +10,7 @@ chunks before it were delivered.
 
 from __future__ import annotations
 
+import datetime
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..model._chunks import Chunk
-from ..model._events import WireEvent
+from ..model._events import Comment, WireEvent
 
 __all__ = [
     "Framing",
@@ -88,6 +89,11 @@ class Decoder(ABC):
         """Called once at end of bytes: chunks still pending (e.g. open tool calls)."""
         return []
 
+    def is_keepalive(self, event: WireEvent) -> bool:
+        """True for wire events that only keep the connection alive (SSE comments, Anthropic
+        ``ping``): they are counted, and do not count as progress for the idle timeout."""
+        return isinstance(event, Comment)
+
     @property
     @abstractmethod
     def complete(self) -> bool:
@@ -102,8 +108,27 @@ class Provider(ABC):
     default_base_url: str = ""
     api_key_env: tuple[str, ...] = ()
     """Environment variables to take the API key from, in order; empty if no key is needed."""
+    base_url_env: str | None = None
+    """Environment variable that overrides ``default_base_url`` (e.g. ``OLLAMA_HOST``)."""
     content_types: tuple[str, ...] = ("text/event-stream",)
     """Response content types that mean "this is the stream" (a 2xx with another is an error)."""
+
+    def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
+        """Options taken from the environment (``api_key``, ``base_url``, region…), given the
+        environment as a mapping so this stays pure. User options override them."""
+        out: dict[str, Any] = {}
+        for var in self.api_key_env:
+            if env.get(var):
+                out["api_key"] = env[var]
+                break
+        if self.base_url_env and env.get(self.base_url_env):
+            out["base_url"] = env[self.base_url_env]
+        return out
+
+    def sign(self, request: HTTPRequest, *, env: Mapping[str, str], now: datetime.datetime) -> HTTPRequest:
+        """Last step before sending, for authentication that depends on the time (AWS SigV4).
+        Pure: the caller passes the environment and the clock. Default: unchanged."""
+        return request
 
     @abstractmethod
     def build_request(
