@@ -9,7 +9,7 @@ carry ``raw``: the provider payload it came from, for fields this model does not
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from ._errors import ProviderError
 
@@ -213,20 +213,20 @@ class StreamError:
         return self.error.message
 
 
-Chunk = Union[
-    ResponseStart,
-    TextDelta,
-    ReasoningDelta,
-    RefusalDelta,
-    ToolCallStart,
-    ToolCallDelta,
-    ToolCallEnd,
-    ToolResult,
-    Usage,
-    Finish,
-    Done,
-    StreamError,
-]
+Chunk = (
+    ResponseStart
+    | TextDelta
+    | ReasoningDelta
+    | RefusalDelta
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallEnd
+    | ToolResult
+    | Usage
+    | Finish
+    | Done
+    | StreamError
+)
 
 
 def chunk_to_dict(chunk: Chunk, *, include_raw: bool = False) -> dict[str, Any]:

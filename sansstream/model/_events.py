@@ -11,7 +11,7 @@ import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 from ._errors import RemoteProtocolError
 
@@ -105,7 +105,7 @@ class JSONValue:
     index: int = 0
 
 
-HeaderValue = Union[bool, int, bytes, str]
+HeaderValue = bool | int | bytes | str
 """An AWS event-stream header value: bool, int (int8/16/32/64 and timestamps in ms), bytes
 (byte arrays and UUIDs) or str."""
 
@@ -134,5 +134,5 @@ class EventStreamMessage:
         return _loads(self.payload, f"event-stream payload of {self.event_type!r} frame")
 
 
-WireEvent = Union[ServerSentEvent, Comment, SSEField, JSONValue, EventStreamMessage]
+WireEvent = ServerSentEvent | Comment | SSEField | JSONValue | EventStreamMessage
 """Anything a framing parser can return."""
