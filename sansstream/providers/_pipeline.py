@@ -1,3 +1,277 @@
-"""(being written)"""
+"""Bytes in, chunks out: a framing parser and a provider decoder driven as one sans-IO machine.
 
-__all__: list[str] = []
+``StreamDecoder`` has the h11 shape: ``receive_data(data)`` only buffers (``b""`` = end of
+input), ``next_chunk()`` returns a ``Chunk``, ``NEED_DATA`` or ``END``. It keeps an
+``Accumulator`` so ``result()`` is the (partial) ``ChatResult`` at any moment, and counts
+``wire_events``, ``keepalives`` and ``bytes_received`` for metrics.
+
+Error strategy, in stream order:
+
+- An in-band provider error reaches us as a ``StreamError`` chunk from the decoder. Every chunk
+  before it has already been returned; then ``ProviderError`` is raised (its ``partial`` is the
+  result so far) when ``raise_errors`` is true, else the ``StreamError`` chunk is returned and
+  decoding continues.
+- At end of bytes the decoder's ``finish()`` chunks are delivered; then, when ``strict`` and the
+  provider's terminal marker was never seen, ``IncompleteStreamError`` (with ``partial``).
+- A framing error (``RemoteProtocolError`` from the parser) that shows up once the input has
+  ended means the bytes stopped in the middle of an event, frame or array: it is re-raised as
+  ``IncompleteStreamError`` carrying the partial result, so truncation always looks the same
+  (in strict and non-strict mode alike: a cut frame is never a complete stream). Earlier
+  framing errors propagate unchanged.
+- After raising, the machine refuses further work and raises the same error again (h11 habit),
+  so an error can never be skipped by calling again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..core._base import FramingParser
+from ..model._chunks import Chunk, StreamError
+from ..model._errors import (
+    IncompleteStreamError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SansStreamError,
+)
+from ..model._events import END, NEED_DATA, EndOfStream, NeedData, WireEvent
+from ..model._result import Accumulator, ChatResult
+from ._base import Framing, Provider
+from ._registry import get
+
+__all__ = ["StreamDecoder", "decode_stream"]
+
+
+def _make_parser(framing: Framing, options: dict[str, Any]) -> FramingParser[WireEvent]:
+    # Imported here so that importing the provider layer does not import every parser.
+    from ..core._framing import make_parser
+
+    parser: FramingParser[WireEvent] = make_parser(framing, **options)
+    return parser
+
+
+class StreamDecoder:
+    """Framing parser + provider decoder + accumulator, sans-IO.
+
+    ``provider`` is a registered name or a ``Provider``. ``framing`` overrides the provider's
+    framing (e.g. ``"json-array"`` for Gemini's non-SSE stream); the provider's own parser
+    options are then not applied. Extra keyword arguments go to the framing parser and
+    override the provider's ``parser_options()`` (e.g. ``max_event_size``).
+    """
+
+    def __init__(
+        self,
+        provider: str | Provider,
+        *,
+        strict: bool = True,
+        raise_errors: bool = True,
+        framing: Framing | None = None,
+        **parser_opts: Any,
+    ) -> None:
+        self.provider: Provider = get(provider)
+        self.strict = strict
+        self.raise_errors = raise_errors
+        self.framing: Framing = framing or self.provider.framing
+        options: dict[str, Any] = {}
+        if self.framing == self.provider.framing:
+            options.update(self.provider.parser_options())
+        options.update(parser_opts)
+        self._parser = _make_parser(self.framing, options)
+        self._decoder = self.provider.decoder()
+        self._accumulator = Accumulator()
+        # Chunks decoded from one wire event but not yet returned (an event can yield several).
+        self._pending: deque[Chunk] = deque()
+        # receive_data(b"") was called: a framing error from now on means a cut stream.
+        self._input_ended = False
+        # decoder.finish() and the end-of-stream checks have run.
+        self._finished = False
+        # An error raised once is raised again on every later call (the machine is dead).
+        self._error: SansStreamError | None = None
+        # feed() defers an error that follows chunks in the same call to the next call.
+        self._deferred: SansStreamError | None = None
+        self.wire_events = 0
+        self.keepalives = 0
+        self.bytes_received = 0
+        self.chunks_delivered = 0
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """The provider's terminal marker was seen."""
+        return self._decoder.complete
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    def result(self) -> ChatResult:
+        """Everything assembled from the chunks returned so far (partial until ``END``)."""
+        return self._accumulator.result()
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes; ``b""`` marks the end of input. Never decodes anything itself."""
+        if self._input_ended:
+            if data:
+                raise LocalProtocolError('receive_data() called with data after the end of input (b"")')
+            return
+        if not data:
+            self._input_ended = True
+        self.bytes_received += len(data)
+        self._parser.receive_data(data)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def next_chunk(self) -> Chunk | NeedData | EndOfStream:
+        """The next chunk, ``NEED_DATA`` (feed more bytes) or ``END`` (input ended and
+        everything was returned). Raises ``ProviderError``, ``IncompleteStreamError`` or
+        ``RemoteProtocolError`` at the point in the stream where the problem is."""
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next()
+        except SansStreamError as exc:
+            self._error = exc
+            raise
+
+    def _next(self) -> Chunk | NeedData | EndOfStream:
+        while True:
+            if self._pending:
+                return self._deliver(self._pending.popleft())
+            if self._finished:
+                return END
+            event = self._next_wire_event()
+            if event is NEED_DATA:
+                return NEED_DATA
+            if event is END:
+                self._finished = True
+                self._pending.extend(self._decoder.finish())
+                if self._pending:
+                    continue  # deliver finish() chunks before judging completeness
+                self._check_complete()
+                return END
+            self.wire_events += 1
+            if self._decoder.is_keepalive(event):
+                self.keepalives += 1
+            try:
+                self._pending.extend(self._decoder.decode(event))
+            except RemoteProtocolError as exc:
+                if self._input_ended and not isinstance(exc, IncompleteStreamError):
+                    raise self._incomplete(
+                        f"the stream ended inside an event that cannot be decoded ({exc})"
+                    ) from exc
+                raise
+
+    def _next_wire_event(self) -> WireEvent | NeedData | EndOfStream:
+        try:
+            return self._parser.next_event()
+        except IncompleteStreamError as exc:
+            if exc.partial is None:
+                raise self._incomplete(str(exc)) from exc
+            raise
+        except RemoteProtocolError as exc:
+            if self._input_ended:
+                raise self._incomplete(
+                    f"the stream was cut off in the middle of a {self.framing} event ({exc})"
+                ) from exc
+            raise
+
+    def _deliver(self, chunk: Chunk) -> Chunk:
+        self._accumulator.add(chunk)
+        self.chunks_delivered += 1
+        if isinstance(chunk, StreamError) and self.raise_errors:
+            error = chunk.error
+            error.partial = self._accumulator.result()
+            raise error
+        if self._finished and not self._pending:
+            # The last finish() chunk is being returned: the completeness check must follow it
+            # on the next call, so stash an IncompleteStreamError now if there will be one.
+            try:
+                self._check_complete()
+            except IncompleteStreamError as exc:
+                self._deferred = exc
+                self._error = exc
+        return chunk
+
+    def _check_complete(self) -> None:
+        if self.strict and not self._decoder.complete:
+            marker = getattr(self.provider, "terminal_marker", "") or "its terminal marker"
+            raise self._incomplete(
+                f"the {self.provider.name} stream ended without {marker}, so it was probably cut "
+                "off (connection dropped, proxy timeout); pass strict=False to accept servers "
+                "that omit it"
+            )
+
+    def _incomplete(self, message: str) -> IncompleteStreamError:
+        partial: ChatResult = self._accumulator.result()
+        return IncompleteStreamError(message, partial=partial, provider=self.provider.name)
+
+    # -- convenience -----------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        """``receive_data(data)`` then every chunk available.
+
+        If an error follows chunks within this call, those chunks are returned and the error
+        is raised by the next call (``feed`` or ``next_chunk``); after ``feed(b"")`` call
+        ``feed(b"")`` again (it is allowed) until it returns ``[]`` to be sure nothing is left,
+        or use ``next_chunk()`` / ``decode_stream``, which raise exactly in place.
+        """
+        self.receive_data(data)
+        out: list[Chunk] = []
+        while True:
+            try:
+                chunk = self.next_chunk()
+            except SansStreamError as exc:
+                if out and exc is self._error:
+                    self._deferred = exc
+                    return out
+                raise
+            if chunk is NEED_DATA or chunk is END:
+                return out
+            out.append(chunk)
+
+    def __repr__(self) -> str:
+        return (
+            f"<StreamDecoder provider={self.provider.name!r} framing={self.framing!r} "
+            f"wire_events={self.wire_events} complete={self.complete}>"
+        )
+
+
+def decode_stream(
+    provider: str | Provider,
+    chunks: Iterable[bytes],
+    *,
+    strict: bool = True,
+    raise_errors: bool = True,
+    framing: Framing | None = None,
+    **parser_opts: Any,
+) -> Iterator[Chunk]:
+    """Decode a whole byte stream (any slicing) into chunks; no network. Errors are raised at
+    their place in the stream, after every chunk before them was yielded."""
+    machine = StreamDecoder(
+        provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
+    )
+    for data in chunks:
+        if not data:
+            continue  # an empty slice from an iterator is not the end of input
+        machine.receive_data(data)
+        while True:
+            chunk = machine.next_chunk()
+            if chunk is NEED_DATA:
+                break
+            if chunk is END:  # pragma: no cover - END only follows receive_data(b"")
+                return
+            yield chunk
+    machine.receive_data(b"")
+    while True:
+        chunk = machine.next_chunk()
+        if chunk is END or chunk is NEED_DATA:
+            return
+        yield chunk
