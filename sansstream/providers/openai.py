@@ -1,3 +1,362 @@
-"""(being written)"""
+"""OpenAI Chat Completions, and every server that speaks its streaming shape (vLLM, llama.cpp,
+OpenRouter, Groq, DeepSeek, Z.ai, Snowflake Cortex, the Hugging Face router…).
 
-__all__: list[str] = []
+Wire format: SSE ``data: <chat.completion.chunk JSON>`` events ending with ``data: [DONE]``.
+Each chunk's ``choices[i].delta`` carries text (``content``), ``refusal``, reasoning
+(``reasoning_content`` or ``reasoning``, or failing both, ``reasoning_details[]`` entries of type
+``reasoning.text``) and ``tool_calls[]`` fragments keyed by ``tool_calls[].index``. ``<think>``
+tags inside text are left alone (they are the model's text as sent).
+
+Errors, in every form servers use: a top-level ``error`` in a data chunk (vLLM, OpenRouter — whose
+error chunk also carries choices and usage: those are delivered first, then the error),
+``{"object": "error", …}`` (old vLLM), a named ``event: error`` (Groq, which then sends no
+``[DONE]``), and llama.cpp's ``error:`` SSE *field* (the parser is asked to surface it). An
+in-band error also counts as the end of the stream for completeness: the server has said how
+the stream ended.
+
+Usage arrives in a chunk with ``choices: []`` (``include_usage``) or on the last content chunk;
+later ``"usage": null`` values never erase it. Tool calls end (``ToolCallEnd``) when their choice
+finishes, at ``[DONE]``, or at end of input; never on a higher index, so servers that interleave
+parallel calls still assemble correctly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, TextDelta, Usage
+from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireEvent
+from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
+from ._common import (
+    ToolCallTracker,
+    apply_extra_body,
+    arguments_text,
+    bearer_headers,
+    content_text,
+    is_retryable,
+    join_url,
+    load_json,
+    make_usage,
+    normalize_finish,
+    provider_error,
+    tool_function,
+)
+
+__all__ = ["OpenAIProvider", "OpenAIDecoder", "openai_usage", "openai_messages", "openai_tools"]
+
+FINISH_MAP = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+    # Mistral's older name for hitting the context window.
+    "model_length": "length",
+}
+
+
+def openai_usage(raw: Mapping[str, Any]) -> Usage:
+    """``Usage`` from an OpenAI-style usage object (DeepSeek's cache-hit count accepted)."""
+    prompt_details = raw.get("prompt_tokens_details")
+    completion_details = raw.get("completion_tokens_details")
+    cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, Mapping) else None
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")
+    reasoning = (
+        completion_details.get("reasoning_tokens") if isinstance(completion_details, Mapping) else None
+    )
+    return make_usage(
+        raw,
+        input=raw.get("prompt_tokens"),
+        output=raw.get("completion_tokens"),
+        total=raw.get("total_tokens"),
+        reasoning=reasoning,
+        cached=cached,
+    )
+
+
+class OpenAIDecoder(Decoder):
+    """Chat-completion chunks → chunks. Subclasses override ``content_chunks`` for content
+    shapes other than a string (Mistral's typed arrays)."""
+
+    provider = "openai"
+
+    def __init__(self) -> None:
+        self._tools = ToolCallTracker()
+        self._started = False  # ResponseStart was emitted
+        self._done = False  # [DONE] seen
+        self._errored = False  # an in-band error ended the stream
+
+    @property
+    def complete(self) -> bool:
+        return self._done or self._errored
+
+    # -- wire events ---------------------------------------------------------------------------
+
+    def decode(self, event: WireEvent) -> list[Chunk]:
+        if isinstance(event, ServerSentEvent):
+            if event.event == "error":
+                return self._error_event(event.data, sse_event="error")
+            data = event.data
+            if not data.strip():
+                return []  # an event with no data carries nothing (a bare `event:` line)
+            if data.startswith("[DONE]"):
+                return self._on_done(event)
+            return self.decode_payload(load_json(data, f"{self.provider} SSE data"))
+        if isinstance(event, SSEField):
+            if event.name == "error":  # llama.cpp: `error: {...}` as its own SSE field
+                return self._error_event(event.value, sse_event=None)
+            return []
+        if isinstance(event, JSONValue):
+            return self.decode_payload(event.value)
+        if isinstance(event, Comment):
+            return []
+        raise RemoteProtocolError(
+            f"{self.provider} streams are Server-Sent Events; got a {type(event).__name__} "
+            "(check the framing option)"
+        )
+
+    def finish(self) -> list[Chunk]:
+        return self._tools.end_all()
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _on_done(self, event: ServerSentEvent) -> list[Chunk]:
+        out = self._tools.end_all()
+        if not self._done:
+            self._done = True
+            out.append(Done(raw=event.data))
+        return out
+
+    def _error_event(self, text: str, *, sse_event: str | None) -> list[Chunk]:
+        try:
+            payload: Any = load_json(text, "error event")
+        except RemoteProtocolError:
+            payload = text  # a plain-text error message is still an error
+        body = payload.get("error", payload) if isinstance(payload, Mapping) else payload
+        return [self._error_chunk(body, payload)]
+
+    def _error_chunk(self, body: Any, payload: Any) -> Chunk:
+        self._errored = True
+        if not isinstance(body, Mapping):
+            return provider_error(self.provider, body, payload=payload)
+        # Groq puts the HTTP-like status in the body; it also says whether retrying may help.
+        status = body.get("status_code", body.get("status"))
+        code = body.get("code", status)
+        type_ = body.get("type")
+        type_ = type_ if isinstance(type_, str) else None
+        return provider_error(
+            self.provider,
+            body.get("message") or body.get("detail") or body,
+            type=type_,
+            code=code,
+            retryable=is_retryable(type_, code, status),
+            payload=payload,
+        )
+
+    def decode_payload(self, obj: Any) -> list[Chunk]:
+        """Chunks for one decoded chat-completion chunk."""
+        if not isinstance(obj, Mapping):
+            raise RemoteProtocolError(
+                f"{self.provider} data is not a JSON object: {str(obj)[:80]!r}; the server does not "
+                "speak the Chat Completions protocol"
+            )
+        out: list[Chunk] = []
+        if not self._started and (obj.get("id") or obj.get("model")):
+            self._started = True
+            out.append(ResponseStart(id=obj.get("id") or None, model=obj.get("model") or None, raw=obj))
+        error = obj.get("error")
+        if error is None and obj.get("object") == "error":
+            error = obj  # the old vLLM form: the error fields are the object itself
+        choices = obj.get("choices")
+        if isinstance(choices, list):
+            for position, choice in enumerate(choices):
+                if isinstance(choice, Mapping):
+                    out.extend(self._choice(choice, position))
+        usage = obj.get("usage")
+        if isinstance(usage, Mapping) and usage:
+            out.append(openai_usage(usage))
+        if error:
+            # Everything the error chunk carried (OpenRouter: choices and usage) came first.
+            out.append(self._error_chunk(error, obj))
+        return out
+
+    def _choice(self, choice: Mapping[str, Any], position: int) -> list[Chunk]:
+        index = choice.get("index")
+        c = index if isinstance(index, int) else position
+        out: list[Chunk] = []
+        delta = choice.get("delta")
+        if isinstance(delta, Mapping):
+            out.extend(self._reasoning(delta, c))
+            content = delta.get("content")
+            if content:
+                out.extend(self.content_chunks(content, c, delta))
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                out.append(RefusalDelta(refusal, c, raw=delta))
+            tool_calls = delta.get("tool_calls")
+            if isinstance(tool_calls, list):
+                out.extend(self._tool_calls(tool_calls, c))
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            out.extend(self._tools.end_all(choice=c))
+            out.append(
+                Finish(reason=normalize_finish(reason, FINISH_MAP), raw_reason=reason, choice=c, raw=choice)
+            )
+        return out
+
+    def _reasoning(self, delta: Mapping[str, Any], c: int) -> list[Chunk]:
+        for key in ("reasoning_content", "reasoning"):
+            text = delta.get(key)
+            if isinstance(text, str) and text:
+                return [ReasoningDelta(text=text, choice=c, raw=delta)]
+        details = delta.get("reasoning_details")
+        out: list[Chunk] = []
+        if isinstance(details, list):
+            for detail in details:
+                if isinstance(detail, Mapping) and detail.get("type") == "reasoning.text":
+                    text = detail.get("text")
+                    if isinstance(text, str) and text:
+                        out.append(ReasoningDelta(text=text, choice=c, raw=detail))
+                    signature = detail.get("signature")
+                    if isinstance(signature, str) and signature:
+                        out.append(ReasoningDelta(signature=signature, choice=c, raw=detail))
+        return out
+
+    def content_chunks(self, content: Any, c: int, delta: Mapping[str, Any]) -> list[Chunk]:
+        """Chunks for a non-empty ``delta.content``: a string here."""
+        if isinstance(content, str):
+            return [TextDelta(content, c, raw=delta)]
+        raise RemoteProtocolError(
+            f"{self.provider} delta.content is neither a string nor null: {str(content)[:80]!r}"
+        )
+
+    def _tool_calls(self, calls: list[Any], c: int) -> list[Chunk]:
+        out: list[Chunk] = []
+        for position, call in enumerate(calls):
+            if not isinstance(call, Mapping):
+                continue
+            index = call.get("index")
+            i = index if isinstance(index, int) else position
+            function = call.get("function")
+            function = function if isinstance(function, Mapping) else {}
+            name = function.get("name")
+            id_ = call.get("id")
+            out.extend(
+                self._tools.start(
+                    i,
+                    id_ if isinstance(id_, str) else None,
+                    name if isinstance(name, str) else None,
+                    choice=c,
+                    raw=call,
+                )
+            )
+            arguments = function.get("arguments")
+            if isinstance(arguments, str) and arguments:
+                out.extend(self._tools.delta(i, arguments, choice=c, raw=call))
+            elif isinstance(arguments, Mapping):  # a few servers send an object, not text
+                out.extend(self._tools.delta(i, arguments_text(arguments), choice=c, raw=call))
+        return out
+
+
+def openai_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for spec in tools:
+        name, description, parameters = tool_function(spec)
+        function: dict[str, Any] = {"name": name, "parameters": parameters}
+        if description is not None:
+            function["description"] = description
+        inner = spec.get("function") if isinstance(spec.get("function"), Mapping) else spec
+        if isinstance(inner, Mapping) and "strict" in inner:
+            function["strict"] = inner["strict"]
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Common-format messages → Chat Completions messages."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role in ("system", "developer", "user"):
+            # User content may be a list of OpenAI content parts (images…): passed through.
+            out.append(
+                {
+                    "role": role,
+                    "content": content
+                    if isinstance(content, list) and role == "user"
+                    else content_text(content),
+                }
+            )
+        elif role == "assistant":
+            item: dict[str, Any] = {"role": "assistant", "content": content_text(content) or None}
+            calls = message.get("tool_calls")
+            if calls:
+                item["tool_calls"] = [
+                    {
+                        "id": call.get("id"),
+                        "type": "function",
+                        "function": {
+                            "name": call.get("name"),
+                            "arguments": arguments_text(call.get("arguments")),
+                        },
+                    }
+                    for call in calls
+                ]
+            out.append(item)
+        elif role == "tool":
+            if not message.get("tool_call_id"):
+                raise LocalProtocolError("a tool message needs the 'tool_call_id' of the call it answers")
+            out.append(
+                {"role": "tool", "tool_call_id": message["tool_call_id"], "content": content_text(content)}
+            )
+        else:
+            raise LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
+    return out
+
+
+class OpenAIProvider(Provider):
+    """OpenAI Chat Completions (``POST {base}/chat/completions``); any compatible server via
+    ``base_url``."""
+
+    name = "openai"
+    framing = "sse"
+    default_base_url = "https://api.openai.com/v1"
+    api_key_env = ("OPENAI_API_KEY",)
+    base_url_env = "OPENAI_BASE_URL"
+    content_types = ("text/event-stream",)
+    terminal_marker = "'data: [DONE]'"
+    path = "/chat/completions"
+
+    _KNOWN_OPTIONS = ("include_usage",)
+
+    def build_request(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> HTTPRequest:
+        body: dict[str, Any] = {"model": model, "messages": openai_messages(messages), "stream": True}
+        if options.get("include_usage", True):
+            body["stream_options"] = {"include_usage": True}
+        if tools:
+            body["tools"] = openai_tools(tools)
+        # max_tokens, temperature, top_p, stop, reasoning_effort, n… go in under their own names.
+        apply_extra_body(body, options, self._KNOWN_OPTIONS)
+        headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
+        return HTTPRequest.json("POST", join_url(base_url or self.default_base_url, self.path), body, headers)
+
+    def decoder(self) -> Decoder:
+        return OpenAIDecoder()
+
+    def parser_options(self) -> dict[str, Any]:
+        # OpenRouter keepalive comments are counted; llama.cpp's `error:` field is surfaced.
+        return {"comments": True, "extra_fields": ("error",)}
