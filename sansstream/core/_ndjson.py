@@ -1,3 +1,257 @@
-"""(being written)"""
+"""Newline-delimited JSON (``application/x-ndjson``): the sans-IO parser and the encoder.
 
-__all__: list[str] = []
+Strategy: ``receive_data`` splits complete lines in bulk — one ``rfind`` over the new slice tells
+whether it finishes a line, one ``bytes.split`` cuts every line it finishes — and queues them;
+``next_event`` decodes one queued line per call. Only the unfinished last line is kept in a
+``bytearray``, and only the new slice is ever searched, so the cost is linear in the bytes
+whatever the slicing (one-byte slices included), and a chunk full of lines costs one C-level split
+plus one ``json.loads`` per line.
+
+Rules (ndjson.org / JSON Lines, plus what servers really send):
+- a line ends at LF; a CR right before the LF belongs to the terminator (CRLF), even when the CR
+  and the LF arrive in different slices, because the CR stays in the buffer until its line ends;
+  a bare CR is not a line end (JSON whitespace inside a line, as in the spec);
+- blank and whitespace-only lines are skipped (they still count for line numbers);
+- a last line without LF is accepted when the stream ends;
+- a UTF-8 BOM at the very start of the stream is skipped;
+- text is UTF-8; invalid UTF-8 is decoded with replacement (U+FFFD), as the rest of sansstream
+  does for text, so a stray byte inside a JSON string does not sink a whole stream (a custom
+  ``loads`` receives the raw line bytes instead and decides for itself).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, NoReturn
+
+from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
+from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
+
+__all__ = ["NDJSONParser", "iter_ndjson", "encode_ndjson", "DEFAULT_MAX_LINE_SIZE"]
+
+DEFAULT_MAX_LINE_SIZE: Final = 16 * 1024 * 1024
+"""Largest accepted line, in bytes, terminator excluded. One NDJSON line is one reply chunk; the
+biggest real ones carry base64 images or long tool results (a few MiB), so 16 MiB leaves ample room
+while bounding what a runaway or hostile server can make us buffer. ``None`` lifts the limit."""
+
+_EXCERPT_CHARS: Final = 60  # enough to recognise a line in an error message, short enough to read
+_BOM: Final = b"\xef\xbb\xbf"
+_JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended the line)
+
+
+def _excerpt(raw: bytes) -> str:
+    text = raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    return repr(text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "...")
+
+
+class NDJSONParser:
+    """Sans-IO NDJSON parser: bytes in (any slicing), one ``JSONValue`` per non-blank line out.
+
+    ``receive_data(b"")`` marks the end of input. ``next_event()`` returns a ``JSONValue``
+    (``line`` is the 1-based line number, ``index`` the 0-based position among values),
+    ``NEED_DATA`` or ``END``. Invalid JSON raises ``RemoteProtocolError`` naming the line; a line
+    longer than ``max_line_size`` raises ``EventTooLargeError`` without buffering the rest of it.
+    Values before a bad line are all returned first. After an error the parser refuses further
+    work. ``loads`` replaces ``json.loads`` (e.g. ``orjson.loads``); it gets the line's bytes.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_line_size: int | None = DEFAULT_MAX_LINE_SIZE,
+        loads: Callable[[bytes], Any] | None = None,
+    ) -> None:
+        if max_line_size is not None and max_line_size < 1:
+            raise LocalProtocolError(f"max_line_size must be a positive int or None, not {max_line_size!r}")
+        self._max = max_line_size
+        self._loads = loads
+        # The unfinished last line (possibly ending in a CR whose LF is still to come).
+        self._tail = bytearray()
+        # Complete lines waiting for next_event, consumed from _next onwards (a list plus an
+        # index, so taking a line is O(1) and the list is dropped wholesale once drained).
+        self._lines: list[bytes] = []
+        self._next = 0
+        self._line_no = 0  # lines taken so far, blank ones included: the next line is _line_no + 1
+        self._index = 0  # values returned so far
+        self._at_start = True  # nothing received yet: a BOM may still come
+        self._eof = False  # receive_data(b"") was called
+        # An error found while buffering (an oversized line) waits here until the lines before it
+        # have been returned, so every slicing yields the same values before the same error.
+        self._pending: int | None = None  # size of the oversized line seen while buffering
+        self._failed: str | None = None  # why the parser stopped; further calls are refused
+
+    # -- the h11-style surface ------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer ``data``; ``b""`` marks the end of the stream."""
+        self._check_usable()
+        if self._eof:
+            raise LocalProtocolError("NDJSON data received after the end of the stream (b'' was already fed)")
+        if self._pending is not None:
+            return  # the stream is already doomed; keep nothing more
+        if not data:
+            self._eof = True
+            if self._tail:
+                self._lines.append(bytes(self._tail))
+                self._tail.clear()
+            return
+        if self._at_start:
+            data = self._strip_bom(data)
+            if not data:
+                return
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._grow_tail(data)
+            return
+        parts = data.split(b"\n")
+        rest = parts.pop()
+        if self._tail:
+            self._tail += parts[0]
+            parts[0] = bytes(self._tail)
+            self._tail.clear()
+        if self._next >= len(self._lines):
+            self._lines, self._next = parts, 0
+        else:
+            self._lines.extend(parts)
+        if rest:
+            self._grow_tail(rest)
+
+    def next_event(self) -> JSONValue | NeedData | EndOfStream:
+        """The next value, ``NEED_DATA`` or ``END``."""
+        self._check_usable()
+        lines = self._lines
+        while self._next < len(lines):
+            raw = lines[self._next]
+            self._next += 1
+            self._line_no += 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if self._max is not None and len(raw) > self._max:
+                self._fail(self._too_large(self._line_no, len(raw)))
+            if not raw.strip(_JSON_WS):
+                continue
+            value = self._decode(raw)
+            event = JSONValue(value, self._line_no, self._index)
+            self._index += 1
+            return event
+        if lines:
+            self._lines, self._next = [], 0
+        if self._pending is not None:
+            self._fail(self._too_large(self._line_no + 1, self._pending))
+        return END if self._eof else NEED_DATA
+
+    def feed(self, data: bytes) -> list[JSONValue]:
+        """``receive_data(data)`` then every value that is complete."""
+        self.receive_data(data)
+        out: list[JSONValue] = []
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA or event is END:
+                return out
+            out.append(event)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        # The BOM may itself arrive split; hold back a prefix of it until it is decided.
+        pending = bytes(self._tail) + data
+        if len(pending) < len(_BOM) and _BOM.startswith(pending):
+            self._tail[:] = pending
+            return b""
+        self._at_start = False
+        self._tail.clear()
+        return pending[len(_BOM) :] if pending.startswith(_BOM) else pending
+
+    def _grow_tail(self, more: bytes) -> None:
+        # One extra byte is allowed beyond the limit: it may be the CR of a CRLF.
+        size = len(self._tail) + len(more)
+        if self._max is not None and size > self._max + 1:
+            self._tail.clear()
+            self._pending = size
+            return
+        self._tail += more
+
+    def _too_large(self, line: int, size: int) -> EventTooLargeError:
+        return EventTooLargeError(
+            f"NDJSON line {line} is longer than max_line_size={self._max} bytes (at least {size} bytes); "
+            "raise max_line_size (or pass None) if such lines are expected",
+            limit=self._max,
+            size=size,
+        )
+
+    def _decode(self, raw: bytes) -> Any:
+        try:
+            if self._loads is not None:
+                return self._loads(raw)
+            return json.loads(raw.decode("utf-8", "replace"))
+        except (ValueError, RecursionError) as exc:
+            # ValueError covers json's and orjson's decode errors and Python's digit limit;
+            # RecursionError is what json raises for absurdly deep nesting.
+            reason = str(exc) or type(exc).__name__
+            self._fail(
+                RemoteProtocolError(
+                    f"NDJSON line {self._line_no} is not valid JSON ({reason}): {_excerpt(raw)}"
+                )
+            )
+
+    def _fail(self, exc: RemoteProtocolError) -> NoReturn:
+        self._failed = str(exc)
+        self._lines, self._next, self._pending = [], 0, None
+        self._tail.clear()
+        raise exc
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise LocalProtocolError(
+                f"this NDJSONParser failed earlier and cannot be used again ({self._failed}); "
+                "create a new parser for a new stream"
+            )
+
+
+def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
+    """Decode an NDJSON byte stream given in slices of any size; yields the JSON values.
+
+    ``opts`` go to ``NDJSONParser``. The end of ``chunks`` is the end of the stream.
+    """
+    parser = NDJSONParser(**opts)
+    for chunk in chunks:
+        if not chunk:
+            continue  # an empty slice from a transport is not the end; the iterator's end is
+        parser.receive_data(chunk)
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA:
+                break
+            if event is END:  # pragma: no cover - END only follows receive_data(b"")
+                return
+            yield event.value
+    parser.receive_data(b"")
+    while True:
+        event = parser.next_event()
+        if event is END or event is NEED_DATA:
+            return
+        yield event.value
+
+
+def encode_ndjson(value: Any) -> bytes:
+    """One NDJSON line: compact JSON, UTF-8 (non-ASCII kept as is), then LF.
+
+    ``NDJSONParser`` reads it back to an equal value (json's own coercions aside: tuples become
+    lists, non-string keys become strings). A ``JSONValue`` is encoded as its ``value``. Values
+    JSON cannot represent (sets, objects, NaN or infinities, circular structures) are refused with
+    ``LocalProtocolError``.
+    """
+    if isinstance(value, JSONValue):
+        value = value.value
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise LocalProtocolError(
+            f"cannot encode {type(value).__name__} value as an NDJSON line: {exc}"
+        ) from None
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be UTF-8; \uXXXX escapes carry them and still round-trip.
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode() + b"\n"
