@@ -1,0 +1,721 @@
+"""Server side: turn chunks into the bytes of a streamed HTTP response.
+
+A web app that relays or fakes an LLM stream hands its chunks (our chunk model) to
+``sse_stream`` or ``ndjson_stream`` and returns the resulting byte iterator as the response body
+(a WSGI app returns it as is; an ASGI or aiohttp app iterates it in a thread). The bytes speak one
+of several wire formats, chosen with ``format=``:
+
+- ``"slop"``: our plain chunk protocol, one JSON object per event (see ``sansstream.providers.slop``);
+- ``"openai"``: OpenAI Chat Completions (``chat.completion.chunk`` objects, then ``data: [DONE]``),
+  which our ``openai`` decoder and real OpenAI clients read;
+- ``"anthropic"``: the Anthropic Messages event sequence (``message_start`` … ``message_stop``);
+- ``"ollama"``: Ollama's ``/api/chat`` NDJSON lines ending with ``"done": true``.
+
+Strategy: a ``ChunkEncoder`` per format is a small state machine (chunks in, wire events or JSON
+values out, plus ``close()`` for the terminal marker), so the same code serves SSE and NDJSON and is
+testable without any I/O. Framing goes through the core encoders (``encode_sse``,
+``encode_ndjson``), so everything written here reads back exactly with our parsers.
+
+Keepalives need a clock, which is why this lives outside the core: with ``keepalive=seconds``
+the items are pulled in a helper thread and, whenever nothing was written for that long, a
+keepalive (an SSE comment, Anthropic's ``ping`` event, or an empty NDJSON line) is written.
+``clock`` defaults to ``time.monotonic`` and can be injected by tests.
+
+Example (WSGI)::
+
+    from sansstream.server import sse_stream, stream_response
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return sse_stream(stream_response("Hello there!"), format="openai", keepalive=15)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, TypeVar
+
+from .model._chunks import (
+    Chunk,
+    Done,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseStart,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    ToolResult,
+    Usage,
+)
+from .model._errors import LocalProtocolError
+from .model._events import Comment, JSONValue, ServerSentEvent, SSEField
+
+__all__ = [
+    "WireFormat",
+    "WIRE_FORMATS",
+    "ChunkEncoder",
+    "chunk_encoder",
+    "chunk_to_slop",
+    "sse_stream",
+    "ndjson_stream",
+    "stream_response",
+    "KEEPALIVE",
+]
+
+WireFormat = Literal["slop", "openai", "anthropic", "ollama"]
+WIRE_FORMATS: tuple[WireFormat, ...] = ("slop", "openai", "anthropic", "ollama")
+
+_CHUNK_TYPES = (
+    ResponseStart,
+    TextDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    ToolCallStart,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolResult,
+    Usage,
+    Finish,
+    Done,
+    StreamError,
+)
+
+Out = ServerSentEvent | Comment | SSEField | JSONValue
+"""What an encoder produces: SSE events/comments (SSE formats) or JSON values (NDJSON formats)."""
+
+
+class _Keepalive:
+    """Marker for "write a keepalive now" in the paced item stream."""
+
+    def __repr__(self) -> str:
+        return "KEEPALIVE"
+
+
+KEEPALIVE = _Keepalive()
+"""Yield this from the items given to ``sse_stream`` / ``ndjson_stream`` to force a keepalive."""
+
+
+def _error_fields(chunk: StreamError) -> dict[str, Any]:
+    err = chunk.error
+    return {"message": err.message, "type": err.type, "code": err.code}
+
+
+def chunk_to_slop(chunk: Chunk) -> dict[str, Any] | None:
+    """The SLOP JSON object for one chunk, or ``None`` for chunk kinds the protocol has no event
+    for (start, refusal as text aside, finish, usage, tool-call fragments)."""
+    if isinstance(chunk, TextDelta):
+        return {"type": "content", "content": chunk.text}
+    if isinstance(chunk, RefusalDelta):
+        return {"type": "content", "content": chunk.text}
+    if isinstance(chunk, ReasoningDelta):
+        if not chunk.text:
+            return None
+        return {"type": "thinking", "content": chunk.text}
+    if isinstance(chunk, ToolCallEnd):
+        return {"type": "tool_start", "id": chunk.id, "name": chunk.name, "input": chunk.input}
+    if isinstance(chunk, ToolResult):
+        return {"type": "tool_result", "id": chunk.tool_call_id, "content": chunk.content}
+    if isinstance(chunk, StreamError):
+        return {"type": "error", **_error_fields(chunk)}
+    if isinstance(chunk, Done):
+        return {"type": "done"}
+    return None
+
+
+class ChunkEncoder:
+    """Chunks in, wire events out, for one response in one wire format.
+
+    ``encode(chunk)`` returns the events to write for that chunk (possibly none: a format may
+    have no place for it, or hold it until later); ``close()`` returns what must still be
+    written at the end: open blocks and, when ``done`` is true and no terminal marker or error
+    was written yet, the format's terminal marker. ``keepalive()`` is the format's idle marker.
+    """
+
+    framing: Literal["sse", "ndjson"] = "sse"
+    format: WireFormat = "slop"
+
+    def __init__(self, *, model: str | None = None, id: str | None = None) -> None:
+        self.model = model
+        self.id = id
+        self.terminated = False  # a terminal marker or an error went out: nothing may follow
+        self._index = 0
+
+    def encode(self, chunk: Chunk) -> list[Out]:
+        if self.terminated:
+            raise LocalProtocolError(
+                f"a {chunk.type!r} chunk came after the end of the stream (done or error); "
+                "stop writing chunks once the stream is terminated"
+            )
+        out = self._encode(chunk)
+        if isinstance(chunk, (Done, StreamError)):
+            self.terminated = True
+        return out
+
+    def close(self, *, done: bool = True) -> list[Out]:
+        if self.terminated or not done:
+            return []
+        return self.encode(Done())
+
+    def keepalive(self) -> Out:
+        return JSONValue(None) if self.framing == "ndjson" else Comment("keepalive")
+
+    def _encode(self, chunk: Chunk) -> list[Out]:
+        raise NotImplementedError
+
+    def _json(self, value: Any) -> Out:
+        if self.framing == "ndjson":
+            return JSONValue(value)
+        return ServerSentEvent(_dumps(value))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _SlopEncoder(ChunkEncoder):
+    format: WireFormat = "slop"
+
+    def __init__(self, *, framing: Literal["sse", "ndjson"] = "sse", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.framing = framing
+
+    def _encode(self, chunk: Chunk) -> list[Out]:
+        payload = chunk_to_slop(chunk)
+        return [] if payload is None else [self._json(payload)]
+
+
+_OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
+
+
+class _OpenAIEncoder(ChunkEncoder):
+    """OpenAI Chat Completions chunks: role chunk, deltas, finish chunk, usage chunk with empty
+    ``choices``, ``data: [DONE]``. Reasoning goes out as ``delta.reasoning_content`` (the field
+    DeepSeek, vLLM and others use); tool calls as ``delta.tool_calls`` fragments."""
+
+    format: WireFormat = "openai"
+
+    def __init__(self, *, created: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.created = int(time.time()) if created is None else created
+        self._roles: set[int] = set()
+        self._tool_args: dict[tuple[int, int], bool] = {}  # (choice, index) -> arguments sent
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ServerSentEvent:
+        body: dict[str, Any] = {
+            "id": self.id or "chatcmpl-sansstream",
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model or "sansstream",
+            "choices": choices,
+            **extra,
+        }
+        return ServerSentEvent(_dumps(body))
+
+    def _delta(self, choice: int, delta: dict[str, Any], finish: str | None = None) -> list[Out]:
+        out: list[Out] = []
+        if choice not in self._roles:
+            self._roles.add(choice)
+            if "role" not in delta:
+                delta = {"role": "assistant", **delta}
+        entry = {"index": choice, "delta": delta, "logprobs": None, "finish_reason": finish}
+        out.append(self._chunk([entry]))
+        return out
+
+    def _encode(self, chunk: Chunk) -> list[Out]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            if 0 in self._roles:
+                return []
+            self._roles.add(0)
+            return [
+                self._chunk(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ]
+                )
+            ]
+        if isinstance(chunk, TextDelta):
+            return self._delta(chunk.choice, {"content": chunk.text})
+        if isinstance(chunk, ReasoningDelta):
+            if not chunk.text:
+                return []
+            return self._delta(chunk.choice, {"reasoning_content": chunk.text})
+        if isinstance(chunk, RefusalDelta):
+            return self._delta(chunk.choice, {"refusal": chunk.text})
+        if isinstance(chunk, ToolCallStart):
+            self._tool_args[(chunk.choice, chunk.index)] = False
+            call = {
+                "index": chunk.index,
+                "id": chunk.id,
+                "type": "function",
+                "function": {"name": chunk.name, "arguments": ""},
+            }
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        if isinstance(chunk, ToolCallDelta):
+            self._tool_args[(chunk.choice, chunk.index)] = True
+            call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        if isinstance(chunk, ToolCallEnd):
+            key = (chunk.choice, chunk.index)
+            if key not in self._tool_args:  # never started: send the call whole
+                self._tool_args[key] = True
+                call = {
+                    "index": chunk.index,
+                    "id": chunk.id,
+                    "type": "function",
+                    "function": {"name": chunk.name, "arguments": chunk.arguments},
+                }
+                return self._delta(chunk.choice, {"tool_calls": [call]})
+            if not self._tool_args[key] and chunk.arguments:
+                self._tool_args[key] = True
+                call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
+                return self._delta(chunk.choice, {"tool_calls": [call]})
+            return []
+        if isinstance(chunk, Finish):
+            raw = chunk.raw_reason if chunk.raw_reason in _OPENAI_FINISH else None
+            reason = raw or (chunk.reason if chunk.reason in _OPENAI_FINISH else "stop")
+            return self._delta(chunk.choice, {}, finish=reason)
+        if isinstance(chunk, Usage):
+            usage: dict[str, Any] = {
+                "prompt_tokens": chunk.input_tokens or 0,
+                "completion_tokens": chunk.output_tokens or 0,
+                "total_tokens": chunk.total_tokens
+                if chunk.total_tokens is not None
+                else (chunk.input_tokens or 0) + (chunk.output_tokens or 0),
+            }
+            if chunk.cached_tokens is not None:
+                usage["prompt_tokens_details"] = {"cached_tokens": chunk.cached_tokens}
+            if chunk.reasoning_tokens is not None:
+                usage["completion_tokens_details"] = {"reasoning_tokens": chunk.reasoning_tokens}
+            return [self._chunk([], usage=usage)]
+        if isinstance(chunk, StreamError):
+            return [ServerSentEvent(_dumps({"error": _error_fields(chunk)}))]
+        if isinstance(chunk, Done):
+            return [ServerSentEvent("[DONE]")]
+        return []  # ToolResult: Chat Completions has no server-side tool results
+
+
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "refusal": "refusal"}
+_ANTHROPIC_RAW_STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
+
+
+class _AnthropicEncoder(ChunkEncoder):
+    """The Anthropic Messages event sequence. Content blocks open and close as the chunk kind
+    changes; ``message_delta`` (stop reason and usage) is held until the end because OpenAI-style
+    sources send usage after the finish."""
+
+    format: WireFormat = "anthropic"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._started = False
+        self._block: str | None = None  # kind of the open content block
+        self._block_key: Any = None  # tool index / reasoning block of the open block
+        self._tool_partial = False
+        self._stop: str | None = None
+        self._usage: Usage | None = None
+
+    def keepalive(self) -> Out:
+        return ServerSentEvent('{"type": "ping"}', event="ping")
+
+    @staticmethod
+    def _event(payload: dict[str, Any]) -> ServerSentEvent:
+        return ServerSentEvent(_dumps(payload), event=payload["type"])
+
+    def _start(self) -> list[Out]:
+        if self._started:
+            return []
+        self._started = True
+        message: dict[str, Any] = {
+            "id": self.id or "msg_sansstream",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model or "sansstream",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return [self._event({"type": "message_start", "message": message})]
+
+    def _close_block(self) -> list[Out]:
+        if self._block is None:
+            return []
+        self._block = None
+        out: list[Out] = [self._event({"type": "content_block_stop", "index": self._index})]
+        self._index += 1
+        return out
+
+    def _open(self, kind: str, key: Any, block: dict[str, Any]) -> list[Out]:
+        if self._block == kind and self._block_key == key:
+            return []
+        out = self._close_block()
+        self._block, self._block_key = kind, key
+        out.append(self._event({"type": "content_block_start", "index": self._index, "content_block": block}))
+        return out
+
+    def _delta(self, delta: dict[str, Any]) -> Out:
+        return self._event({"type": "content_block_delta", "index": self._index, "delta": delta})
+
+    def _encode(self, chunk: Chunk) -> list[Out]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            return self._start()
+        out = self._start()
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            out += self._open("text", None, {"type": "text", "text": ""})
+            out.append(self._delta({"type": "text_delta", "text": chunk.text}))
+        elif isinstance(chunk, ReasoningDelta):
+            if chunk.redacted:
+                out += self._close_block()
+                out += self._open(
+                    "redacted", chunk.block, {"type": "redacted_thinking", "data": chunk.data or ""}
+                )
+                out += self._close_block()
+                return out
+            out += self._open("thinking", chunk.block, {"type": "thinking", "thinking": "", "signature": ""})
+            if chunk.text:
+                out.append(self._delta({"type": "thinking_delta", "thinking": chunk.text}))
+            if chunk.signature:
+                out.append(self._delta({"type": "signature_delta", "signature": chunk.signature}))
+        elif isinstance(chunk, ToolCallStart):
+            self._tool_partial = False
+            out += self._open(
+                "tool",
+                (chunk.choice, chunk.index),
+                {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}},
+            )
+        elif isinstance(chunk, ToolCallDelta):
+            self._tool_partial = True
+            out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
+        elif isinstance(chunk, ToolCallEnd):
+            if self._block != "tool" or self._block_key != (chunk.choice, chunk.index):
+                self._tool_partial = False
+                out += self._open(
+                    "tool",
+                    (chunk.choice, chunk.index),
+                    {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}},
+                )
+            if not self._tool_partial:
+                out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
+            out += self._close_block()
+        elif isinstance(chunk, Finish):
+            out += self._close_block()
+            if chunk.raw_reason in _ANTHROPIC_RAW_STOP:
+                self._stop = chunk.raw_reason
+            else:
+                self._stop = _ANTHROPIC_STOP.get(chunk.reason, "end_turn")
+        elif isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+        elif isinstance(chunk, StreamError):
+            out += self._close_block()
+            err = chunk.error
+            out.append(
+                self._event(
+                    {"type": "error", "error": {"type": err.type or "api_error", "message": err.message}}
+                )
+            )
+        elif isinstance(chunk, Done):
+            out += self._close_block()
+            usage: dict[str, Any] = {"output_tokens": 0}
+            if self._usage is not None:
+                usage = {"output_tokens": self._usage.output_tokens or 0}
+                if self._usage.input_tokens is not None:
+                    usage["input_tokens"] = self._usage.input_tokens
+            delta = {"stop_reason": self._stop or "end_turn", "stop_sequence": None}
+            out.append(self._event({"type": "message_delta", "delta": delta, "usage": usage}))
+            out.append(self._event({"type": "message_stop"}))
+        return out
+
+
+_OLLAMA_DONE = {"stop": "stop", "length": "length", "tool_calls": "stop"}
+
+
+class _OllamaEncoder(ChunkEncoder):
+    """Ollama ``/api/chat`` NDJSON: one line per delta (``message.content`` /
+    ``message.thinking`` / whole ``message.tool_calls``), then a ``"done": true`` line carrying
+    ``done_reason`` and the token counts. An error is a ``{"error": "..."}`` line."""
+
+    framing: Literal["sse", "ndjson"] = "ndjson"
+    format: WireFormat = "ollama"
+
+    def __init__(self, *, created_at: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._created_at = created_at
+        self._reason: str | None = None
+        self._usage: Usage | None = None
+
+    def _line(self, message: dict[str, Any], **extra: Any) -> Out:
+        created = self._created_at or datetime.datetime.now(datetime.timezone.utc).isoformat().replace(
+            "+00:00", "Z"
+        )
+        body = {
+            "model": self.model or "sansstream",
+            "created_at": created,
+            "message": {"role": "assistant", **message},
+            **extra,
+        }
+        return JSONValue(body)
+
+    def _encode(self, chunk: Chunk) -> list[Out]:
+        if isinstance(chunk, ResponseStart):
+            self.model = chunk.model or self.model
+            return []
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            return [self._line({"content": chunk.text}, done=False)]
+        if isinstance(chunk, ReasoningDelta):
+            return [self._line({"content": "", "thinking": chunk.text}, done=False)] if chunk.text else []
+        if isinstance(chunk, ToolCallEnd):
+            call = {
+                "function": {"name": chunk.name, "arguments": chunk.input if chunk.input is not None else {}}
+            }
+            return [self._line({"content": "", "tool_calls": [call]}, done=False)]
+        if isinstance(chunk, Finish):
+            self._reason = (
+                chunk.raw_reason
+                if chunk.raw_reason in ("stop", "length")
+                else _OLLAMA_DONE.get(chunk.reason, "stop")
+            )
+            return []
+        if isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+            return []
+        if isinstance(chunk, StreamError):
+            return [JSONValue({"error": chunk.error.message})]
+        if isinstance(chunk, Done):
+            extra: dict[str, Any] = {"done_reason": self._reason or "stop", "done": True}
+            if self._usage is not None:
+                if self._usage.input_tokens is not None:
+                    extra["prompt_eval_count"] = self._usage.input_tokens
+                if self._usage.output_tokens is not None:
+                    extra["eval_count"] = self._usage.output_tokens
+            return [self._line({"content": ""}, **extra)]
+        return []
+
+
+def chunk_encoder(
+    format: WireFormat = "slop",
+    *,
+    framing: Literal["sse", "ndjson"] | None = None,
+    model: str | None = None,
+    id: str | None = None,
+    **options: Any,
+) -> ChunkEncoder:
+    """A fresh ``ChunkEncoder`` for one response. ``framing`` only matters for ``"slop"`` (SSE
+    by default, or NDJSON); the other formats have the framing their provider uses."""
+    if format == "slop":
+        return _SlopEncoder(framing=framing or "sse", model=model, id=id)
+    if format == "openai":
+        encoder: ChunkEncoder = _OpenAIEncoder(model=model, id=id, **options)
+    elif format == "anthropic":
+        encoder = _AnthropicEncoder(model=model, id=id)
+    elif format == "ollama":
+        encoder = _OllamaEncoder(model=model, id=id, **options)
+    else:
+        raise LocalProtocolError(f"unknown wire format {format!r}; use one of {', '.join(WIRE_FORMATS)}")
+    if framing is not None and framing != encoder.framing:
+        raise LocalProtocolError(f"the {format!r} wire format is framed as {encoder.framing}, not {framing}")
+    return encoder
+
+
+# --- pacing ---------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _with_keepalives(
+    items: Iterable[T], interval: float | None, clock: Callable[[], float]
+) -> Iterator[T | _Keepalive]:
+    """``items``, with ``KEEPALIVE`` inserted whenever nothing came out for ``interval`` seconds.
+
+    Items are pulled in a daemon thread so that a producer blocked on a slow upstream does not
+    block the keepalives. The queue is bounded (back-pressure on a fast producer); closing this
+    generator (client gone) tells the producer to stop after its current item.
+    """
+    if interval is None:
+        yield from items
+        return
+    if interval <= 0:
+        raise LocalProtocolError(f"keepalive must be a positive number of seconds, got {interval!r}")
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=16)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="sansstream-keepalive", daemon=True)
+    worker.start()
+    last = clock()
+    try:
+        while True:
+            wait = interval - (clock() - last)
+            if wait <= 0:
+                yield KEEPALIVE
+                last = clock()
+                continue
+            try:
+                kind, value = q.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+            last = clock()
+    finally:
+        stop.set()
+
+
+def _is_chunk(item: object) -> bool:
+    return isinstance(item, _CHUNK_TYPES)
+
+
+def sse_stream(
+    items: Iterable[Chunk | ServerSentEvent | Comment | SSEField | _Keepalive],
+    *,
+    format: WireFormat = "slop",
+    keepalive: float | None = None,
+    done: bool = True,
+    model: str | None = None,
+    id: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[bytes]:
+    """The body of a ``text/event-stream`` response, as byte slices (one per event).
+
+    Chunks are written in ``format``; ``ServerSentEvent``, ``Comment`` and ``SSEField`` items pass through
+    unchanged (so a relay can forward events it does not model). At the end, unless the items
+    already ended the stream (a ``Done`` or an error chunk), the format's terminal marker is
+    written when ``done`` is true. ``keepalive`` (seconds) writes a keepalive whenever nothing was
+    written for that long.
+    """
+    from .core import SSEEncoder
+
+    encoder = chunk_encoder(format, model=model, id=id)
+    if encoder.framing != "sse":
+        raise LocalProtocolError(f"the {format!r} wire format is NDJSON: use ndjson_stream()")
+    # Stateful so that pass-through events keep their ids exactly (an id going back to "").
+    sse = SSEEncoder()
+    for item in _with_keepalives(items, keepalive, clock):
+        if isinstance(item, _Keepalive):
+            events: list[Out] = [encoder.keepalive()]
+        elif isinstance(item, (ServerSentEvent, Comment, SSEField)):
+            events = [item]
+        elif _is_chunk(item):
+            events = encoder.encode(item)
+        else:
+            raise LocalProtocolError(
+                f"sse_stream() items must be chunks, ServerSentEvent or Comment, got {type(item).__name__}"
+            )
+        for event in events:
+            assert not isinstance(event, JSONValue)
+            yield sse.encode(event)
+    for event in encoder.close(done=done):
+        assert not isinstance(event, JSONValue)
+        yield sse.encode(event)
+
+
+def ndjson_stream(
+    items: Iterable[Any],
+    *,
+    format: WireFormat = "slop",
+    keepalive: float | None = None,
+    done: bool = True,
+    model: str | None = None,
+    id: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[bytes]:
+    """The body of an ``application/x-ndjson`` response, one line per slice.
+
+    Chunks are written in ``format`` (``"slop"`` or ``"ollama"``); any other item is written as
+    a JSON value of its own (a ``JSONValue`` as its ``value``). Keepalives are empty lines, which
+    NDJSON readers skip. The terminal marker rule is ``sse_stream``'s.
+    """
+    from .core import encode_ndjson
+
+    encoder = chunk_encoder(format, framing="ndjson", model=model, id=id)
+    for item in _with_keepalives(items, keepalive, clock):
+        if isinstance(item, _Keepalive):
+            yield b"\n"
+            continue
+        values: list[Any] = encoder.encode(item) if _is_chunk(item) else [item]
+        for value in values:
+            yield encode_ndjson(value)
+    for value in encoder.close(done=done):
+        yield encode_ndjson(value)
+
+
+_WORD = re.compile(r"\s*\S+|\s+$")
+
+
+def stream_response(
+    text: str,
+    *,
+    words_per_chunk: int = 1,
+    reasoning: str | None = None,
+    model: str | None = None,
+    id: str | None = None,
+    input_tokens: int | None = None,
+    finish: bool = True,
+    usage: bool = True,
+    done: bool = True,
+) -> Iterator[Chunk]:
+    """Chunks for a canned reply: ``ResponseStart``, the optional ``reasoning`` as
+    ``ReasoningDelta``s, ``text`` as ``TextDelta``s of ``words_per_chunk`` words each (leading
+    whitespace kept, so joining the deltas gives ``text`` back exactly), then ``Finish("stop")``,
+    ``Usage`` (one output token per delta, as a stand-in for a tokenizer) and ``Done``.
+
+    Feed them to ``sse_stream`` / ``ndjson_stream`` to serve a fake provider, e.g. in tests.
+    """
+    if words_per_chunk < 1:
+        raise LocalProtocolError(f"words_per_chunk must be at least 1, got {words_per_chunk}")
+    yield ResponseStart(id=id or f"resp-{uuid.uuid4().hex[:12]}", model=model)
+    count = 0
+    for part in _pieces(reasoning or "", words_per_chunk):
+        count += 1
+        yield ReasoningDelta(text=part)
+    for part in _pieces(text, words_per_chunk):
+        count += 1
+        yield TextDelta(part)
+    if finish:
+        yield Finish(reason="stop", raw_reason="stop")
+    if usage:
+        total = None if input_tokens is None else input_tokens + count
+        yield Usage(input_tokens=input_tokens, output_tokens=count, total_tokens=total)
+    if done:
+        yield Done()
+
+
+def _pieces(text: str, n: int) -> Iterator[str]:
+    words = _WORD.findall(text)
+    for i in range(0, len(words), n):
+        yield "".join(words[i : i + n])
