@@ -1,3 +1,981 @@
-"""(being written)"""
+"""``stream_chat`` and ``ChatStream``: the API people type.
 
-__all__: list[str] = []
+Strategy. ``stream_chat`` does everything that can fail without a network up front (provider
+lookup, API key, request building, request signing), so configuration mistakes raise before
+anything is sent; it returns a lazy ``ChatStream``. One generator (``ChatStream._engine``) owns
+the I/O loop: it opens the request through a transport, feeds every byte slice to the sans-IO
+``StreamDecoder`` (or, for ``raw_events()``, to the bare framing parser) and pulls chunks out.
+It owns the clocks too: before every ``read`` it computes the tightest remaining deadline
+(first token, idle, read, total), so when a read times out it knows which limit fired and
+raises that kind. Hooks run here, never in core/providers, which stay pure.
+
+Decisions (documented for users in ``ChatStream``'s docstring):
+
+- ``cancel()`` ends iteration quietly (the ``for`` loop just stops); ``result()`` on a cancelled
+  stream raises ``StreamCancelled`` (a partial result is never passed off as complete;
+  ``snapshot()`` gives it).
+- Iterating yields single chunks, always. Groups come from ``batches(n=, ms=)``;
+  ``stream_chat(batch=, batch_ms=)`` sets its defaults and makes ``send_to`` deliver lists.
+- Retries happen only before the first chunk came out of the stream. After that an error is
+  raised, never retried silently (the caller has already seen part of an answer).
+- ``result()``, ``usage`` and ``finish_reason`` describe the chunks as delivered, i.e. after
+  ``transform``; ``metrics`` describe the stream as received (before ``transform``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..model._chunks import Chunk, TextDelta, Usage
+from ..model._errors import (
+    ChunkValidationError,
+    ConfigurationError,
+    ConnectTimeout,
+    FirstByteTimeout,
+    FirstTokenTimeout,
+    HTTPStatusError,
+    IdleTimeout,
+    IncompleteStreamError,
+    LocalProtocolError,
+    ProviderError,
+    ReadTimeout,
+    SansStreamError,
+    StreamCancelled,
+    StreamTimeout,
+    TotalTimeout,
+    TransportError,
+)
+from ..model._events import END, NEED_DATA, WireEvent
+from ..model._result import Accumulator, ChatResult
+from ..providers._base import HTTPRequest, Message, Provider, ToolSpec
+from ..providers._pipeline import StreamDecoder
+from ..providers._registry import get as get_provider
+from ..transports._base import DEFAULT_TIMEOUTS, Timeouts, Transport, TransportResponse
+from ._metrics import Metrics, MetricsRecorder, is_content_chunk
+
+__all__ = ["stream_chat", "ChatStream", "RetryPolicy", "StreamEnd", "SendHandle", "NO_RETRY"]
+
+
+# ----------------------------------------------------------------------------------------------
+# retry policy
+
+
+def _default_should_retry(exc: BaseException) -> bool:
+    if isinstance(exc, HTTPStatusError):
+        return exc.status in (408, 425, 429) or exc.status >= 500
+    if isinstance(exc, ProviderError):
+        return exc.retryable  # e.g. Anthropic "overloaded_error" before any output
+    # a connection that failed, timed out while connecting, or closed before any chunk
+    return isinstance(exc, TransportError | ConnectTimeout | IncompleteStreamError)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How to retry a request that failed before its first chunk.
+
+    Retried: connection failures (``TransportError``, ``ConnectTimeout``), HTTP 408/425/429/5xx
+    (``HTTPStatusError``), a stream that ended before any chunk, and in-band errors the provider
+    marks retryable — only while no chunk has come out of the stream yet. At most
+    ``max_attempts`` requests are sent in all. The wait before attempt ``k + 1`` is
+    ``min(max_delay, initial_delay * multiplier ** (k - 1))``, reduced by up to ``jitter`` (a
+    fraction) at random so that many clients do not retry in lockstep; a server's
+    ``Retry-After`` is honoured as a lower bound, and if it asks for more than ``max_retry_after``
+    seconds the error is raised instead of waiting that long. ``sleep`` replaces the wait (tests
+    pass a recorder; by default the wait ends early if the stream is cancelled) and ``random``
+    the jitter source.
+    """
+
+    max_attempts: int = 3
+    initial_delay: float = 0.5
+    multiplier: float = 2.0
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    max_retry_after: float = 60.0
+    should_retry: Callable[[BaseException], bool] = field(default=_default_should_retry, compare=False)
+    sleep: Callable[[float], None] | None = field(default=None, compare=False)
+    random: Callable[[], float] = field(default=random.random, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), or ``None`` to
+        give up (no attempts left, or the server asked for too long a wait)."""
+        if attempt >= self.max_attempts:
+            return None
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        wait = base * (1.0 - self.jitter * self.random())
+        if retry_after is not None:
+            if retry_after > self.max_retry_after:
+                return None
+            wait = max(wait, retry_after)
+        return max(0.0, wait)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""Send the request once; raise whatever happens."""
+
+
+# ----------------------------------------------------------------------------------------------
+# send_to
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The last item ``send_to`` delivers for a stream: ``result`` is the final result (partial
+    if the stream failed or was cancelled) and ``error`` the exception that ended it, or
+    ``None`` on success."""
+
+    stream_id: str
+    result: ChatResult | None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class SendHandle:
+    """The background thread of ``ChatStream.send_to``: ``join()``, ``cancel()``, ``end``."""
+
+    def __init__(self, stream: ChatStream) -> None:
+        self.stream = stream
+        self.end: StreamEnd | None = None
+        # an exception raised by the target while receiving the final StreamEnd (nowhere else
+        # to report it)
+        self.delivery_error: BaseException | None = None
+        self.thread = threading.Thread(name=f"sansstream-{stream.id[:8]}", daemon=True)  # set by send_to
+
+    def join(self, timeout: float | None = None) -> StreamEnd | None:
+        """Wait for the stream to end; returns its ``StreamEnd`` (``None`` if still running)."""
+        self.thread.join(timeout)
+        return self.end
+
+    def cancel(self) -> None:
+        self.stream.cancel()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+
+# ----------------------------------------------------------------------------------------------
+# sources: what turns bytes into items (chunks, or raw wire events)
+
+
+class _RawSource:
+    """Framing parser only (``raw_events()``): wire events, counted like the decoder counts them."""
+
+    def __init__(self, provider: Provider) -> None:
+        from ..core._framing import make_parser
+
+        self._parser: Any = make_parser(provider.framing, **provider.parser_options())
+        self._keepalive = provider.decoder().is_keepalive  # a pure predicate
+        self.wire_events = 0
+        self.keepalives = 0
+        self.bytes_received = 0
+
+    def receive_data(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        self._parser.receive_data(data)
+
+    def next_item(self) -> Any:
+        event = self._parser.next_event()
+        if event is NEED_DATA or event is END:
+            return event
+        self.wire_events += 1
+        if self._keepalive(event):
+            self.keepalives += 1
+        return event
+
+    def is_progress(self, event: Any) -> bool:
+        return not self._keepalive(event)
+
+
+class _ChunkSource:
+    def __init__(self, provider: Provider, strict: bool, raise_errors: bool) -> None:
+        self.decoder = StreamDecoder(provider, strict=strict, raise_errors=raise_errors)
+
+    @property
+    def wire_events(self) -> int:
+        return self.decoder.wire_events
+
+    @property
+    def keepalives(self) -> int:
+        return self.decoder.keepalives
+
+    @property
+    def bytes_received(self) -> int:
+        return self.decoder.bytes_received
+
+    def receive_data(self, data: bytes) -> None:
+        self.decoder.receive_data(data)
+
+    def next_item(self) -> Any:
+        return self.decoder.next_chunk()
+
+    def is_progress(self, item: Any) -> bool:
+        return True  # every chunk is progress; keepalives never become chunks
+
+
+# ----------------------------------------------------------------------------------------------
+# the stream
+
+
+_Mode = Literal["chunks", "raw"]
+_TIMEOUT_KINDS: dict[str, type[StreamTimeout]] = {
+    "first_token": FirstTokenTimeout,
+    "idle": IdleTimeout,
+    "read": ReadTimeout,
+    "total": TotalTimeout,
+    "first_byte": FirstByteTimeout,
+    "connect": ConnectTimeout,
+}
+
+
+_TIMEOUT_ADVICE = {
+    "first_token": "the model produced no output in time; raise Timeouts(first_token=...) for slow "
+    "reasoning models",
+    "idle": "the stream stalled (keepalives do not count as progress); raise Timeouts(idle=...) if "
+    "the server is known to pause",
+    "read": "no bytes arrived in time; the connection may be dead",
+    "total": "the whole stream took too long; raise Timeouts(total=...)",
+    "first_byte": "the server did not answer in time; check the URL or raise Timeouts(first_byte=...)",
+    "connect": "could not connect in time; check the URL and the network",
+}
+
+
+class _Cancelled(Exception):
+    """Internal: the stream was cancelled; unwinds the engine quietly."""
+
+
+class ChatStream:
+    """A streamed chat reply. Made by ``stream_chat``; nothing is sent until you iterate it,
+    call ``result()``/``text_stream()``/``raw_events()``/``send_to()``, or enter it as a context
+    manager.
+
+    - ``for chunk in stream`` yields chunks (``chunk.type == "content"`` → ``chunk.text``).
+    - ``with stream_chat(...) as stream:`` always closes the connection on exit, even mid-stream.
+    - ``text_stream()`` yields only answer text (choice 0); ``result()`` reads the rest and returns
+      the ``ChatResult`` (after partial iteration it continues where you stopped); ``snapshot()``
+      is the result so far without reading; ``usage`` / ``finish_reason`` are as seen so far.
+    - ``batches(n=, ms=)`` yields lists of chunks instead (a list when it holds ``n`` chunks or
+      ``ms`` milliseconds passed since its first chunk, checked whenever bytes arrive; the rest
+      at the end). Plain iteration always yields single chunks.
+    - ``cancel()`` may be called from any thread: the connection is closed and iteration ends
+      quietly (no exception) at once; ``result()`` then raises ``StreamCancelled``.
+    - ``raw_events()`` yields the wire events (SSE messages, comments, NDJSON values, frames)
+      instead of chunks; a stream is read one way or the other, not both.
+    - ``send_to(queue_or_callable)`` reads the stream in a background thread and delivers
+      ``(stream.id, chunk)`` tuples, then a ``StreamEnd``.
+    - ``metrics`` is a live ``Metrics`` snapshot; ``id`` a unique hex reference.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        request: HTTPRequest,
+        transport: Transport,
+        owns_transport: bool = False,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        strict: bool = True,
+        raise_errors: bool = True,
+        retry: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        on_chunk: Callable[[Chunk], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+        on_metrics: Callable[[Metrics], object] | None = None,
+        transform: Callable[[Chunk], Chunk | None] | None = None,
+        validate: Callable[[Chunk], object] | None = None,
+        batch: int | None = None,
+        batch_ms: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if batch is not None and batch < 1:
+            raise ConfigurationError(f"batch must be a positive number of chunks, not {batch}")
+        if batch_ms is not None and batch_ms < 0:
+            raise ConfigurationError(f"batch_ms must be >= 0 milliseconds, not {batch_ms}")
+        self.id = uuid.uuid4().hex
+        self.provider = provider
+        self.request = request
+        self.timeouts = timeouts
+        self.strict = strict
+        self.raise_errors = raise_errors
+        self.retry = retry if retry is not None else NO_RETRY
+        self._transport = transport
+        self._owns_transport = owns_transport
+        self._env: Mapping[str, str] = os.environ if env is None else env
+        self._on_chunk = on_chunk
+        self._on_error = on_error
+        self._on_metrics = on_metrics
+        self._transform = transform
+        self._validate = validate
+        self._batch = batch
+        self._batch_ms = batch_ms
+        self._clock = clock
+
+        self._lock = threading.Lock()  # guards _response against cancel() from other threads
+        self._cancel_event = threading.Event()
+        self._response: TransportResponse | None = None
+        self._mode: _Mode | None = None
+        self._gen: Iterator[Any] | None = None
+        self._accumulator = Accumulator()
+        self._recorder = MetricsRecorder()
+        self._error: BaseException | None = None
+        self._finished = False
+        self._closed = False
+        self._metrics_reported = False
+        # timing state of the current stream (monotonic seconds)
+        self._t_start: float | None = None
+        self._t_progress: float | None = None  # idle anchor: request sent, then last progress
+        self._got_token = False  # first content seen: first_token no longer applies
+        self._attempts = 0
+        self._items_out = 0  # items that came out of the source (retries stop after the first)
+
+    # -- public state ------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._recorder.snapshot(None if self._recorder.finished else self._clock())
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage reported so far (the last non-null one), or ``None``."""
+        return self._accumulator.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Choice 0's normalised finish reason once seen, else ``None``."""
+        return self._accumulator.result().finish_reason
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_event.is_set()
+
+    @property
+    def finished(self) -> bool:
+        """The stream ended (completely, with an error, or cancelled)."""
+        return self._finished
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that ended the stream, if any."""
+        return self._error
+
+    def snapshot(self) -> ChatResult:
+        """The result assembled from the chunks delivered so far; reads nothing."""
+        return self._accumulator.result()
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else ("open" if self._gen is not None else "not started")
+        return f"<ChatStream {self.id[:8]} provider={self.provider.name!r} {state}>"
+
+    # -- iteration ---------------------------------------------------------------------------
+
+    def _use(self, mode: _Mode) -> Iterator[Any]:
+        if self._mode is None:
+            self._mode = mode
+        elif self._mode != mode:
+            used = "raw_events()" if self._mode == "raw" else "chunk iteration"
+            wanted = "raw_events()" if mode == "raw" else "chunk iteration"
+            raise LocalProtocolError(
+                f"this stream is already being read with {used}; {wanted} cannot read it too. "
+                "Read a stream one way: chunks (iterate, text_stream, result, batches, send_to) "
+                "or raw_events(); start a new stream_chat() for the other."
+            )
+        if self._gen is None:
+            self._gen = self._engine(raw=mode == "raw")
+        return self._gen
+
+    def _items(self) -> Iterator[Any]:
+        """Chunks, with ``None`` after each read that produced none (batching uses the ticks)."""
+        gen = self._use("chunks")
+        if self._finished and self._error is not None and not self.cancelled:
+            raise self._error
+        yield from gen
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self
+
+    def __next__(self) -> Chunk:
+        gen = self._use("chunks")
+        while True:
+            item = next(gen)
+            if item is not None:
+                return item  # type: ignore[no-any-return]
+
+    def text_stream(self) -> Iterator[str]:
+        """Only the answer text (choice 0), fragment by fragment."""
+        for chunk in self:
+            if isinstance(chunk, TextDelta) and chunk.choice == 0 and chunk.text:
+                yield chunk.text
+
+    def batches(self, n: int | None = None, ms: float | None = None) -> Iterator[list[Chunk]]:
+        """Lists of chunks: a list is delivered when it holds ``n`` chunks or when ``ms``
+        milliseconds passed since its first chunk (checked whenever bytes arrive), and whatever
+        is left at the end. Defaults come from ``stream_chat(batch=, batch_ms=)``."""
+        n = self._batch if n is None else n
+        ms = self._batch_ms if ms is None else ms
+        if n is None and ms is None:
+            raise LocalProtocolError("batches() needs n (chunks per batch) or ms (milliseconds per batch)")
+        if n is not None and n < 1:
+            raise LocalProtocolError(f"batches(n=...) must be at least 1, not {n}")
+        window = None if ms is None else ms / 1000.0
+        buf: list[Chunk] = []
+        opened = 0.0
+        for item in self._items():
+            now = self._clock()
+            if buf and window is not None and now - opened >= window:
+                yield buf
+                buf = []
+            if item is None:
+                continue
+            if not buf:
+                opened = now
+            buf.append(item)
+            if n is not None and len(buf) >= n:
+                yield buf
+                buf = []
+        if buf:
+            yield buf
+
+    def raw_events(self) -> Iterator[WireEvent]:
+        """The wire events underneath (the provider's framing, keepalives included), instead of
+        chunks. Timeouts apply as for chunks, with non-keepalive events as progress."""
+        gen = self._use("raw")
+        for item in gen:
+            if item is not None:
+                yield item
+
+    def result(self) -> ChatResult:
+        """Read the rest of the stream and return the final ``ChatResult``. Raises the error
+        that ended the stream, or ``StreamCancelled`` if it was cancelled."""
+        if self._mode == "raw":
+            raise LocalProtocolError(
+                "result() needs chunk iteration, but this stream is read with raw_events()"
+            )
+        for _ in self._items():
+            pass
+        if self.cancelled:
+            raise StreamCancelled(
+                "the stream was cancelled before it ended; snapshot() has the partial result"
+            )
+        if self._error is not None:
+            raise self._error
+        return self._accumulator.result()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> ChatStream:
+        # Entering sends the request (and waits for the response headers), as promised.
+        if self._response is None and not self._finished:
+            try:
+                self._start_clock()
+                self._open_with_retry()
+            except BaseException as exc:
+                self._fail(exc)
+                raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (cancelling the stream if it was still running)."""
+        if not self._finished:
+            self.cancel()
+        gen, self._gen = self._gen, None
+        if gen is not None and hasattr(gen, "close"):
+            try:
+                gen.close()
+            except ValueError:
+                pass  # running in another thread: cancel() already made it unwind
+        self._finish_up()
+
+    def cancel(self) -> None:
+        """Stop the stream from any thread: closes the connection; iteration ends quietly."""
+        if self._finished:
+            return
+        self._cancel_event.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # closing must never fail the canceller
+                pass
+
+    # -- send_to -------------------------------------------------------------------------------
+
+    def send_to(self, target: queue.Queue[Any] | Callable[[Any], object]) -> SendHandle:
+        """Read the stream in a background thread and deliver each chunk as
+        ``(stream.id, chunk)`` (``(stream.id, [chunks])`` when ``batch``/``batch_ms`` are set),
+        then one ``StreamEnd(stream.id, result, error)``. ``target`` is a ``queue.Queue`` (any
+        object with ``put``) or a callable taking that one item. Errors never escape the thread:
+        they arrive as ``StreamEnd.error``. If the target itself raises, the stream is cancelled
+        and that exception becomes the ``StreamEnd.error`` (and ``handle.end.error``)."""
+        put = getattr(target, "put", None)
+        deliver: Callable[[Any], object]
+        if callable(put):
+            deliver = put
+        elif callable(target):
+            deliver = target
+        else:
+            raise LocalProtocolError(f"send_to() needs a queue.Queue or a callable, not {target!r}")
+        self._use("chunks")
+        handle = SendHandle(self)
+        batching = self._batch is not None or self._batch_ms is not None
+
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                source: Iterator[Any] = self.batches() if batching else iter(self)
+                for item in source:
+                    deliver((self.id, item))
+            except BaseException as exc:  # delivered, never lost
+                error = exc
+            finally:
+                self.close()
+            if error is None and self.cancelled and not self._completed_ok:
+                error = StreamCancelled("the stream was cancelled before it ended")
+            end = StreamEnd(self.id, self._accumulator.result(), error)
+            handle.end = end
+            try:
+                deliver(end)
+            except BaseException as exc:
+                handle.delivery_error = exc
+
+        handle.thread = threading.Thread(target=run, name=f"sansstream-{self.id[:8]}", daemon=True)
+        handle.thread.start()
+        return handle
+
+    @property
+    def _completed_ok(self) -> bool:
+        return self._finished and self._error is None and not self.cancelled
+
+    # -- the engine ----------------------------------------------------------------------------
+
+    def _start_clock(self) -> None:
+        if self._t_start is None:
+            self._t_start = self._clock()
+            self._recorder.start(self._t_start)
+
+    def _engine(self, *, raw: bool) -> Iterator[Any]:
+        """Items (chunks or wire events), with ``None`` after a read that produced no item."""
+        if self._finished:
+            return  # ended before iteration began (__enter__ failed, or closed): nothing to read
+        try:
+            self._start_clock()
+            while True:
+                try:
+                    if self._response is None:
+                        self._open_with_retry()
+                    response = self._response
+                    assert response is not None
+                    source: _RawSource | _ChunkSource
+                    if raw:
+                        source = _RawSource(self.provider)
+                    else:
+                        source = _ChunkSource(self.provider, self.strict, self.raise_errors)
+                    yield from self._pump(response, source, raw=raw)
+                    break
+                except _Cancelled:
+                    return
+                except SansStreamError as exc:
+                    if self.cancelled:
+                        return
+                    if self._items_out or not self._may_retry(exc):
+                        raise
+                    self._drop_response()
+                    self._backoff(exc)
+                    continue
+            self._finished = True
+        except _Cancelled:
+            return
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            if self.cancelled and isinstance(exc, SansStreamError):
+                return  # a read interrupted by cancel(): end quietly, as documented
+            self._fail(exc)
+            raise
+        finally:
+            self._finish_up()
+
+    def _pump(
+        self, response: TransportResponse, source: _RawSource | _ChunkSource, *, raw: bool
+    ) -> Iterator[Any]:
+        clock = self._clock
+        rec = self._recorder
+        while True:
+            if self.cancelled:
+                raise _Cancelled
+            item = source.next_item()
+            if item is NEED_DATA:
+                data = self._read(response)
+                source.receive_data(data)
+                rec.progress(
+                    clock(),
+                    bytes_received=source.bytes_received,
+                    wire_events=source.wire_events,
+                    keepalives=source.keepalives,
+                )
+                yield None
+                continue
+            if item is END:
+                return
+            now = clock()
+            self._items_out += 1
+            if source.is_progress(item):
+                self._t_progress = now
+            rec.progress(
+                now,
+                bytes_received=source.bytes_received,
+                wire_events=source.wire_events,
+                keepalives=source.keepalives,
+            )
+            if raw:
+                if source.is_progress(item):
+                    self._got_token = True
+                yield item
+                continue
+            rec.chunk(now, item)
+            if is_content_chunk(item):
+                self._got_token = True
+            chunk = self._apply_hooks(item)
+            if chunk is not None:
+                yield chunk
+
+    def _apply_hooks(self, chunk: Chunk) -> Chunk | None:
+        if self._transform is not None:
+            transformed = self._transform(chunk)
+            if transformed is None:
+                return None
+            chunk = transformed
+        if self._validate is not None:
+            try:
+                self._validate(chunk)
+            except Exception as exc:
+                number = self._recorder.snapshot().chunks
+                shown = repr(chunk)
+                shown = shown if len(shown) <= 200 else shown[:197] + "..."
+                raise ChunkValidationError(
+                    f"chunk #{number} ({chunk.type}: {shown}) was rejected by validate(): {exc}",
+                    chunk=chunk,
+                ) from exc
+        self._accumulator.add(chunk)
+        if self._on_chunk is not None:
+            self._on_chunk(chunk)
+        return chunk
+
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def _limits(self, now: float) -> list[tuple[str, float, float, float]]:
+        """``(kind, remaining, limit, elapsed)`` for every read deadline in force at ``now``."""
+        t = self.timeouts
+        start = self._t_start if self._t_start is not None else now
+        anchor = self._t_progress if self._t_progress is not None else start
+        out: list[tuple[str, float, float, float]] = []
+        if t.total is not None:
+            out.append(("total", start + t.total - now, t.total, now - start))
+        if t.first_token is not None and not self._got_token:
+            out.append(("first_token", start + t.first_token - now, t.first_token, now - start))
+        if t.idle is not None:
+            out.append(("idle", anchor + t.idle - now, t.idle, now - anchor))
+        if t.read is not None:
+            out.append(("read", t.read, t.read, 0.0))
+        return out
+
+    def _timeout_error(self, kind: str, limit: float, elapsed: float) -> StreamTimeout:
+        cls = _TIMEOUT_KINDS[kind]
+        advice = _TIMEOUT_ADVICE[kind]
+        return cls(
+            f"{kind} timeout of {limit:g}s fired after {elapsed:.3f}s: {advice}",
+            limit=limit,
+            elapsed=elapsed,
+        )
+
+    def _read(self, response: TransportResponse) -> bytes:
+        now = self._clock()
+        limits = self._limits(now)
+        binding = min(limits, key=lambda x: x[1]) if limits else None
+        if binding is not None and binding[1] <= 0:
+            kind, _, limit, elapsed = binding
+            raise self._timeout_error(kind, limit, elapsed)
+        try:
+            return response.read(None if binding is None else binding[1])
+        except ReadTimeout:
+            if self.cancelled:
+                raise _Cancelled from None
+            assert binding is not None
+            after = self._clock()
+            kind, _, limit, _ = binding
+            elapsed = {
+                "read": after - now,
+                "idle": after - (self._t_progress if self._t_progress is not None else self._t_start or now),
+            }.get(kind, after - (self._t_start or now))
+            raise self._timeout_error(kind, limit, elapsed) from None
+        except (StreamCancelled, TransportError):
+            if self.cancelled:
+                raise _Cancelled from None
+            raise
+
+    # -- opening, with retries -----------------------------------------------------------------
+
+    def _open_with_retry(self) -> None:
+        while True:
+            try:
+                self._open_once()
+                return
+            except _Cancelled:
+                raise
+            except SansStreamError as exc:
+                if self.cancelled:
+                    raise _Cancelled from None
+                if not self._may_retry(exc):
+                    raise
+                self._backoff(exc)
+
+    def _may_retry(self, exc: SansStreamError) -> bool:
+        if self._attempts >= self.retry.max_attempts:
+            return False
+        return bool(self.retry.should_retry(exc))
+
+    def _backoff(self, exc: SansStreamError) -> None:
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        wait = self.retry.delay(self._attempts, retry_after)
+        if wait is None:
+            raise exc
+        total = self.timeouts.total
+        if total is not None and self._t_start is not None and self._clock() + wait >= self._t_start + total:
+            raise exc  # waiting would overrun the total deadline: report the real error
+        if self.retry.sleep is not None:
+            self.retry.sleep(wait)
+        elif self._cancel_event.wait(wait):
+            raise _Cancelled
+        if self.cancelled:
+            raise _Cancelled
+
+    def _open_once(self) -> None:
+        from ..transports._http import check_content_type, raise_for_status
+
+        if self.cancelled:
+            raise _Cancelled
+        t = self.timeouts
+        now = self._clock()
+        start = self._t_start if self._t_start is not None else now
+        self._attempts += 1
+        self._recorder.attempt()
+        self._t_progress = now  # idle counts from the request being sent
+        # The transport enforces connect / first_byte; first_token and total also bound the
+        # wait for headers, and whichever is tightest names the timeout.
+        header_limits: list[tuple[str, float, float]] = []
+        if t.first_byte is not None:
+            header_limits.append(("first_byte", t.first_byte, t.first_byte))
+        if t.first_token is not None:
+            header_limits.append(("first_token", start + t.first_token - now, t.first_token))
+        if t.total is not None:
+            header_limits.append(("total", start + t.total - now, t.total))
+        binding = min(header_limits, key=lambda x: x[1]) if header_limits else None
+        connect = t.connect
+        if t.total is not None and (connect is None or start + t.total - now < connect):
+            connect = start + t.total - now
+        if binding is not None and binding[1] <= 0:
+            raise self._timeout_error(binding[0], binding[2], now - start)
+        if connect is not None and connect <= 0:
+            raise self._timeout_error("total", t.total or 0.0, now - start)
+        request = self.provider.sign(
+            self.request, env=self._env, now=datetime.datetime.now(datetime.timezone.utc)
+        )
+        try:
+            response = self._transport.open(
+                request,
+                connect_timeout=connect,
+                first_byte_timeout=None if binding is None else binding[1],
+            )
+        except FirstByteTimeout:
+            assert binding is not None
+            after = self._clock()
+            elapsed = after - now if binding[0] == "first_byte" else after - start
+            raise self._timeout_error(binding[0], binding[2], elapsed) from None
+        except ConnectTimeout:
+            if t.total is not None and (t.connect is None or start + t.total - now < t.connect):
+                raise self._timeout_error("total", t.total, self._clock() - start) from None
+            raise
+        with self._lock:
+            if self._cancel_event.is_set():
+                cancelled = True
+            else:
+                cancelled = False
+                self._response = response
+        if cancelled:
+            response.close()
+            raise _Cancelled
+        self._recorder.headers(self._clock())
+        try:
+            raise_for_status(response)
+            check_content_type(response, self.provider.content_types)
+        except BaseException:
+            self._drop_response()
+            raise
+
+    def _drop_response(self) -> None:
+        with self._lock:
+            response, self._response = self._response, None
+        if response is not None:
+            try:
+                response.close()
+            except Exception:
+                pass
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+            self._finished = True
+            if self._on_error is not None and isinstance(exc, SansStreamError):
+                self._on_error(exc)
+        self._finish_up()
+
+    def _finish_up(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finished = True
+        self._drop_response()
+        if self._owns_transport:
+            try:
+                self._transport.close()
+            except Exception:
+                pass
+        self._recorder.finish(self._clock())
+        if self._on_metrics is not None and not self._metrics_reported:
+            self._metrics_reported = True
+            self._on_metrics(self._recorder.snapshot())
+
+
+# ----------------------------------------------------------------------------------------------
+# stream_chat
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET: Any = _Unset()
+
+
+def stream_chat(
+    provider: str | Provider,
+    *,
+    model: str,
+    messages: Sequence[Message],
+    tools: Sequence[ToolSpec] | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    transport: str | Transport | None = "requests",
+    timeout: Timeouts | float | None = _UNSET,
+    strict: bool = True,
+    raise_errors: bool = True,
+    retry: RetryPolicy | None = _UNSET,
+    record: str | os.PathLike[str] | None = None,
+    on_chunk: Callable[[Chunk], object] | None = None,
+    on_error: Callable[[BaseException], object] | None = None,
+    on_metrics: Callable[[Metrics], object] | None = None,
+    transform: Callable[[Chunk], Chunk | None] | None = None,
+    validate: Callable[[Chunk], object] | None = None,
+    batch: int | None = None,
+    batch_ms: float | None = None,
+    env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> ChatStream:
+    """Stream a chat reply from ``provider`` (a registered name or a ``Provider``).
+
+    Nothing is sent until the returned ``ChatStream`` is iterated or entered, but everything
+    that can be checked without a network is checked now: an unknown provider raises
+    ``UnknownProviderError`` (listing the registered ones), a missing API key raises
+    ``ConfigurationError`` naming the environment variable(s) to set.
+
+    - ``api_key`` / ``base_url``: default from the provider's environment variables
+      (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``OLLAMA_HOST``…; AWS credentials for Bedrock).
+      ``env`` replaces ``os.environ`` as the place they are read from.
+    - ``transport``: ``"requests"`` (default), ``"h11"``, or a transport object (e.g. a
+      ``ReplayTransport``); one made from a name is closed with the stream.
+    - ``timeout``: a ``Timeouts``, or a number ``x`` meaning connect/first_byte/idle ``x``;
+      ``None`` means no limits. Default ``DEFAULT_TIMEOUTS``.
+    - ``strict``: a stream without the provider's terminal marker raises
+      ``IncompleteStreamError`` (default); ``raise_errors``: in-band errors raise
+      ``ProviderError`` (default) or, if false, arrive as ``StreamError`` chunks.
+    - ``retry``: a ``RetryPolicy`` for failures before the first chunk (default
+      ``RetryPolicy()``: 3 attempts); ``None`` or ``NO_RETRY`` to send once.
+    - ``record``: write the response bytes (with timing) to this fixture file, secrets redacted.
+    - hooks: ``on_chunk(chunk)``, ``on_error(exc)`` (before the error propagates),
+      ``on_metrics(metrics)`` (once, at the end), ``transform(chunk) -> chunk | None`` (rewrite
+      or drop), ``validate(chunk)`` (raise to reject: ``ChunkValidationError``);
+      ``batch`` / ``batch_ms``: defaults for ``batches()``, and ``send_to`` delivers lists.
+    - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
+      to the provider's ``build_request``.
+    """
+    prov = get_provider(provider)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    defaults = dict(prov.defaults_from_env(environ))
+    key = api_key if api_key is not None else defaults.pop("api_key", None)
+    defaults.pop("api_key", None)
+    if prov.api_key_env and not key:
+        names = " or ".join(prov.api_key_env)
+        raise ConfigurationError(
+            f"no API key for provider {prov.name!r}: set the environment variable {names}, "
+            "or pass api_key=... to stream_chat(). Nothing was sent."
+        )
+    url = base_url if base_url is not None else defaults.pop("base_url", None)
+    defaults.pop("base_url", None)
+    for name, value in defaults.items():
+        options.setdefault(name, value)  # region and the like; explicit options win
+    request = prov.build_request(
+        model=model, messages=messages, tools=tools, api_key=key, base_url=url, **options
+    )
+    # Sign once now so missing credentials (Bedrock) fail before anything is sent; each attempt
+    # signs again with its own time.
+    prov.sign(request, env=environ, now=datetime.datetime.now(datetime.timezone.utc))
+
+    timeouts = DEFAULT_TIMEOUTS if timeout is _UNSET else Timeouts.coerce(timeout)
+    policy = RetryPolicy() if retry is _UNSET else (retry or NO_RETRY)
+
+    from ..transports._http import get_transport
+
+    owns = isinstance(transport, str) or transport is None
+    chosen = get_transport(transport)
+    if record is not None:
+        from ..transports._replay import RecordingTransport
+
+        chosen = RecordingTransport(chosen, record)
+    return ChatStream(
+        provider=prov,
+        request=request,
+        transport=chosen,
+        owns_transport=owns,
+        timeouts=timeouts,
+        strict=strict,
+        raise_errors=raise_errors,
+        retry=policy,
+        env=environ,
+        on_chunk=on_chunk,
+        on_error=on_error,
+        on_metrics=on_metrics,
+        transform=transform,
+        validate=validate,
+        batch=batch,
+        batch_ms=batch_ms,
+    )
