@@ -327,7 +327,7 @@ class OpenAIProvider(Provider):
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
     api_key_env = ("OPENAI_API_KEY",)
-    base_url_env = "OPENAI_BASE_URL"
+    base_url_env: str | None = "OPENAI_BASE_URL"
     content_types = ("text/event-stream",)
     terminal_marker = "'data: [DONE]'"
     path = "/chat/completions"
