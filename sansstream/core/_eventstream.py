@@ -209,6 +209,8 @@ class EventStreamParser:
         """Buffer ``data`` and cut off every frame it completes; ``b""`` marks the end."""
         self._check_usable()
         if self._eof:
+            if not data:
+                return  # a repeated end of stream changes nothing
             raise LocalProtocolError(
                 "event-stream data received after the end of the stream (b'' was already fed)"
             )

@@ -123,6 +123,8 @@ class JSONArrayParser:
         """Buffer ``data`` and split off every element it completes; ``b""`` marks the end."""
         self._check_usable()
         if self._eof:
+            if not data:
+                return  # a repeated end of stream changes nothing
             raise LocalProtocolError(
                 "JSON array data received after the end of the stream (b'' was already fed)"
             )
