@@ -1,3 +1,525 @@
-"""(being written)"""
+"""The raw-h11 adapter: ``socket`` + ``ssl`` + ``h11``, no other HTTP library underneath.
 
-__all__: list[str] = []
+Strategy: h11 does the HTTP/1.1 bookkeeping (request framing, chunked / Content-Length /
+close-delimited responses, whether a connection may be reused); this module owns the socket,
+the clocks and the errors. Every wait is bounded by a deadline the caller chose: connect (TCP
+connect plus TLS handshake), first byte (sending the request until the response headers — a
+true deadline across every ``recv``, unlike per-``recv`` socket timeouts) and each
+``read(timeout)``, which returns each slice as soon as ``recv`` returns it.
+
+TLS: verification is on by default (``ssl.create_default_context()``, SNI from the URL host,
+optional CA file via ``verify="/path/ca.pem"``, or your own ``ssl_context``); ALPN offers only
+``http/1.1``.
+
+Content decoding: gzip and deflate are decoded incrementally and bounded (see
+``_http.ContentDecoder``): a decompression bomb is refused with ``RemoteProtocolError``.
+
+Keep-alive: a small pool of idle connections keyed by (scheme, host, port). A connection goes
+back to the pool only when its response was read to the end and h11 says both sides are done
+(no ``Connection: close``, not close-delimited). Before reuse it is checked for an EOF the
+server sent while it sat idle, and a request that fails on a reused connection before any
+response byte arrived is retried once on a fresh one (the server closed it meanwhile).
+
+Proxies: this adapter always connects directly; ``HTTP(S)_PROXY`` are ignored (use the
+requests adapter behind a proxy).
+
+Cancelling: ``close()`` from another thread shuts the socket down, which wakes a blocked
+``read``; that read raises ``StreamCancelled``.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+
+from ..model._errors import (
+    ConfigurationError,
+    ConnectTimeout,
+    FirstByteTimeout,
+    RemoteProtocolError,
+    StreamCancelled,
+    TransportError,
+)
+from ..providers._base import HTTPRequest
+from ._base import TransportResponse
+from ._http import ContentDecoder, Headers, content_decoder, read_timeout_error
+
+__all__ = ["H11Transport"]
+
+READ_SIZE = 64 * 1024
+"""Bytes asked of one ``recv``: a cap on one slice, never a wait for that many."""
+
+MAX_IDLE_PER_HOST = 4
+"""Idle connections kept per (scheme, host, port): a script streams from a handful of hosts,
+one or two requests at a time."""
+
+USER_AGENT = "sansstream (h11)"
+
+_Key = tuple[str, str, int]
+
+
+class _Stale(Exception):
+    """A reused connection turned out to be closed before it carried any response byte."""
+
+
+class _Conn:
+    """One socket and its h11 state machine."""
+
+    def __init__(self, sock: socket.socket, key: _Key) -> None:
+        self.sock = sock
+        self.key = key
+        self.h11 = h11.Connection(h11.CLIENT)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def idle_and_alive(self) -> bool:
+        """True when nothing is readable on an idle connection: readable means the server
+        closed it (EOF) or sent garbage, either way it cannot carry a new request."""
+        try:
+            ready, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not ready
+
+
+class H11Transport:
+    """Open streaming requests over raw sockets with h11.
+
+    ``ssl_context``: used for https as given. Else ``verify``: ``True`` (system CAs), a CA file
+    path, or ``False`` (no verification; local testing only). ``pool``: keep idle connections
+    for reuse (keep-alive).
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        verify: bool | str = True,
+        pool: bool = True,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self.verify = verify
+        self.pool = pool
+        self._idle: dict[_Key, list[_Conn]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> H11Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------- pooling
+
+    def _take_idle(self, key: _Key) -> _Conn | None:
+        while True:
+            with self._lock:
+                conns = self._idle.get(key)
+                if not conns:
+                    return None
+                conn = conns.pop()
+            if conn.idle_and_alive():
+                return conn
+            conn.close()
+
+    def _give_back(self, conn: _Conn) -> None:
+        h = conn.h11
+        if (
+            self.pool
+            and not self._closed
+            and h.our_state is h11.DONE
+            and h.their_state is h11.DONE
+        ):
+            h.start_next_cycle()
+            with self._lock:
+                conns = self._idle.setdefault(conn.key, [])
+                if len(conns) < MAX_IDLE_PER_HOST:
+                    conns.append(conn)
+                    return
+        conn.close()
+
+    def idle_connections(self) -> int:
+        """How many idle connections the pool holds (for tests and diagnostics)."""
+        with self._lock:
+            return sum(len(v) for v in self._idle.values())
+
+    def close(self) -> None:
+        """Close every idle connection; open responses stay usable until closed."""
+        with self._lock:
+            self._closed = True
+            conns = [c for v in self._idle.values() for c in v]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+    # ---------------------------------------------------------------------------- connecting
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is not None:
+            return self._ssl_context
+        if self.verify is False:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif isinstance(self.verify, str):
+            ctx = ssl.create_default_context(cafile=self.verify)
+        else:
+            ctx = ssl.create_default_context()
+        ctx.set_alpn_protocols(["http/1.1"])
+        self._ssl_context = ctx  # built once: loading the CA store is not free
+        return ctx
+
+    def _connect(self, key: _Key, url: str, timeout: float | None) -> _Conn:
+        scheme, host, port = key
+        started = time.monotonic()
+
+        def timed_out() -> ConnectTimeout:
+            elapsed = time.monotonic() - started
+            return ConnectTimeout(
+                f"connect timeout: could not connect to {host}:{port} within {timeout:g}s "
+                f"(gave up after {elapsed:.3f}s); check the host and network, or raise Timeouts.connect"
+                if timeout is not None
+                else f"connect timeout after {elapsed:.3f}s",
+                limit=timeout,
+                elapsed=elapsed,
+            )
+
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError:
+            raise timed_out() from None
+        except OSError as exc:
+            raise TransportError(
+                f"could not connect to {host}:{port} ({url}): {exc}; check the URL and that the "
+                "server is running, then retry"
+            ) from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if timeout is not None:
+                    sock.settimeout(max(timeout - (time.monotonic() - started), 0.001))
+                try:
+                    sock = self._context().wrap_socket(sock, server_hostname=host)
+                except ssl.SSLCertVerificationError as exc:
+                    raise TransportError(
+                        f"TLS certificate verification failed for {host}:{port}: "
+                        f"{exc.verify_message or exc}. Pass verify='/path/to/ca.pem' (or an "
+                        "ssl_context) for a private CA; do not disable verification in production"
+                    ) from None
+                except TimeoutError:
+                    raise timed_out() from None
+                except (ssl.SSLError, OSError) as exc:
+                    raise TransportError(f"the TLS handshake with {host}:{port} failed: {exc}") from None
+        except BaseException:
+            sock.close()
+            raise
+        return _Conn(sock, key)
+
+    # ------------------------------------------------------------------------------- sending
+
+    def open(
+        self,
+        request: HTTPRequest,
+        *,
+        connect_timeout: float | None = None,
+        first_byte_timeout: float | None = None,
+    ) -> TransportResponse:
+        parts = urlsplit(request.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(
+                f"cannot open {request.url!r}: the h11 transport needs an http:// or https:// URL"
+            )
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise ConfigurationError(f"cannot open {request.url!r}: bad port") from None
+        host = parts.hostname
+        key: _Key = (scheme, host, port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        default_port = port == (443 if scheme == "https" else 80)
+        host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
+
+        for attempt in range(2):
+            conn = self._take_idle(key) if self.pool and attempt == 0 else None
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(key, request.url, connect_timeout)
+            try:
+                return self._exchange(conn, request, target, host_header, first_byte_timeout, reused)
+            except _Stale:
+                conn.close()
+                continue
+            except BaseException:
+                conn.close()
+                raise
+        raise TransportError(f"could not send the request to {request.url}; retry")  # pragma: no cover
+
+    def _exchange(  # noqa: PLR0917 - private, called from one place
+        self,
+        conn: _Conn,
+        request: HTTPRequest,
+        target: str,
+        host_header: str,
+        first_byte_timeout: float | None,
+        reused: bool,
+    ) -> _H11Response:
+        started = time.monotonic()
+        deadline = None if first_byte_timeout is None else started + first_byte_timeout
+        body: object = request.body
+        names = {k.lower() for k in request.headers}
+        headers: list[tuple[str, str]] = []
+        if "host" not in names:
+            headers.append(("Host", host_header))
+        if "user-agent" not in names:
+            headers.append(("User-Agent", USER_AGENT))
+        if "accept-encoding" not in names:
+            headers.append(("Accept-Encoding", "gzip, deflate"))
+        # framing headers are ours to choose: they must match how the body is sent
+        framing = ("content-length", "transfer-encoding")
+        headers.extend((k, v) for k, v in request.headers.items() if k.lower() not in framing)
+        chunks: Iterable[bytes] | None = None
+        if body is None:
+            if request.method.upper() in ("POST", "PUT", "PATCH"):
+                headers.append(("Content-Length", "0"))
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            headers.append(("Content-Length", str(len(body))))
+            chunks = [bytes(body)]
+        elif isinstance(body, Iterable):
+            headers.append(("Transfer-Encoding", "chunked"))
+            chunks = body
+        else:
+            raise ConfigurationError(
+                f"request body must be bytes or an iterable of bytes, not {type(body).__name__}"
+            )
+
+        def first_byte_timed_out() -> FirstByteTimeout:
+            elapsed = time.monotonic() - started
+            return FirstByteTimeout(
+                f"first-byte timeout: no response headers from {request.url} within "
+                f"{first_byte_timeout}s (waited {elapsed:.3f}s); the server accepted the request "
+                "but did not answer — retry, or raise Timeouts.first_byte",
+                limit=first_byte_timeout,
+                elapsed=elapsed,
+            )
+
+        def remaining() -> float | None:
+            if deadline is None:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise first_byte_timed_out()
+            return left
+
+        h = conn.h11
+        received_any = False  # response bytes (not EOF) seen: a stale connection has none
+        saw_eof = False
+        try:
+            try:
+                out = h.send(
+                    h11.Request(
+                        method=request.method.upper(),
+                        target=target,
+                        headers=[(k.encode("utf-8"), v.encode("utf-8")) for k, v in headers],
+                    )
+                )
+                wire = [out or b""]
+                for piece in chunks or ():
+                    if piece:
+                        wire.append(h.send(h11.Data(data=bytes(piece))) or b"")
+                        if len(wire) > 16 or sum(map(len, wire)) > READ_SIZE:
+                            conn.sock.settimeout(remaining())
+                            conn.sock.sendall(b"".join(wire))
+                            wire = []
+                wire.append(h.send(h11.EndOfMessage()) or b"")
+                conn.sock.settimeout(remaining())
+                conn.sock.sendall(b"".join(wire))
+            except h11.LocalProtocolError as exc:
+                raise ConfigurationError(f"cannot send this request: {exc}") from None
+            except TimeoutError:
+                raise first_byte_timed_out() from None
+            except OSError as exc:
+                if reused:
+                    raise _Stale from None
+                raise TransportError(f"sending the request to {request.url} failed: {exc}; retry") from None
+
+            while True:
+                event = h.next_event()
+                if event is h11.NEED_DATA:
+                    conn.sock.settimeout(remaining())
+                    try:
+                        data = conn.sock.recv(READ_SIZE)
+                    except TimeoutError:
+                        raise first_byte_timed_out() from None
+                    except OSError as exc:
+                        if reused and not received_any:
+                            raise _Stale from None
+                        raise TransportError(
+                            f"the connection to {request.url} failed before the response headers: "
+                            f"{exc}; retry"
+                        ) from None
+                    if not data:
+                        if reused and not received_any:
+                            raise _Stale
+                        saw_eof = True
+                    received_any = received_any or bool(data)
+                    h.receive_data(data)
+                elif isinstance(event, h11.InformationalResponse):
+                    continue  # 100 Continue / 103 Early Hints: the real response follows
+                elif isinstance(event, h11.Response):
+                    break
+                else:  # ConnectionClosed: the server hung up without answering
+                    raise TransportError(
+                        f"the server at {request.url} closed the connection without a response; retry"
+                    )
+        except h11.RemoteProtocolError as exc:
+            if saw_eof:
+                raise TransportError(
+                    f"the server at {request.url} closed the connection before sending response "
+                    f"headers ({exc}); retry"
+                ) from None
+            raise RemoteProtocolError(f"invalid HTTP response from {request.url}: {exc}") from None
+
+        headers_out = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers])
+        return _H11Response(self, conn, event.status_code, headers_out, request.url)
+
+
+class _H11Response:
+    """A ``TransportResponse`` reading the body of one h11 exchange."""
+
+    def __init__(self, transport: H11Transport, conn: _Conn, status: int, headers: Headers, url: str) -> None:
+        self._transport = transport
+        self._conn = conn
+        self.status: int = status
+        self.headers: Mapping[str, str] = headers
+        self.url: str = url
+        self._decoder: ContentDecoder | None = None
+        self._lock = threading.Lock()
+        self._reading = False
+        self._closed = False
+        self._eof = False
+        self._done_with_conn = False
+        self._error: BaseException | None = None  # after a failure, every read re-raises it
+        try:
+            self._decoder = content_decoder(headers.get("content-encoding"))
+        except RemoteProtocolError:
+            self._finish(reuse=False)
+            raise
+
+    def read(self, timeout: float | None = None) -> bytes:
+        with self._lock:
+            if self._eof:
+                return b""
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise StreamCancelled("the response was closed; nothing more can be read from it")
+            self._reading = True
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        h = self._conn.h11
+        sock = self._conn.sock
+        saw_eof = False
+        try:
+            while True:
+                try:
+                    event: Any = h.next_event()
+                except h11.RemoteProtocolError as exc:
+                    if self._closed:
+                        raise self._cancelled() from None
+                    if saw_eof:
+                        raise TransportError(
+                            f"the server closed the connection before the body from {self.url} was "
+                            f"complete ({exc}); retry the request"
+                        ) from None
+                    raise RemoteProtocolError(
+                        f"invalid HTTP framing in the body from {self.url}: {exc}"
+                    ) from None
+                if event is h11.NEED_DATA:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise read_timeout_error(timeout, time.monotonic() - started)
+                    try:
+                        sock.settimeout(left)
+                        data = sock.recv(READ_SIZE)
+                    except TimeoutError:
+                        if self._closed:
+                            raise self._cancelled() from None
+                        raise read_timeout_error(timeout, time.monotonic() - started) from None
+                    except OSError as exc:
+                        if self._closed:
+                            raise self._cancelled() from None
+                        raise TransportError(
+                            f"the connection failed while reading the body from {self.url} "
+                            f"({'reset by the server' if isinstance(exc, ConnectionResetError) else exc}); "
+                            "retry the request"
+                        ) from None
+                    if self._closed:
+                        raise self._cancelled()
+                    saw_eof = not data
+                    h.receive_data(data)
+                elif isinstance(event, h11.Data):
+                    raw = bytes(event.data)
+                    out = self._decoder.decode(raw) if self._decoder is not None else raw
+                    if out:
+                        return out
+                elif isinstance(event, h11.EndOfMessage):
+                    tail = self._decoder.flush() if self._decoder is not None else b""
+                    self._eof = True
+                    return tail
+                else:  # ConnectionClosed before EndOfMessage cannot happen; be defensive
+                    raise TransportError(f"the connection closed while reading the body from {self.url}")
+        except BaseException as exc:
+            with self._lock:
+                self._closed = True  # an error ends the response
+                if not isinstance(exc, StreamCancelled):
+                    self._error = exc
+            raise
+        finally:
+            with self._lock:
+                self._reading = False
+                finished = self._eof or self._closed
+            if finished:
+                self._finish(reuse=self._eof)
+
+    def _cancelled(self) -> StreamCancelled:
+        return StreamCancelled("the stream was cancelled (the response was closed while reading)")
+
+    def _finish(self, reuse: bool) -> None:
+        with self._lock:
+            if self._done_with_conn:
+                return
+            self._done_with_conn = True
+        if reuse:
+            self._transport._give_back(self._conn)
+        else:
+            self._conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed or self._done_with_conn:
+                self._closed = True
+                return
+            self._closed = True
+            reading = self._reading
+        if reading:
+            # wake the blocked reader; it closes the connection when it returns
+            try:
+                socket.socket.shutdown(self._conn.sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        else:
+            self._finish(reuse=False)
