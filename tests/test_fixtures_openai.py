@@ -75,7 +75,7 @@ def error_message(entry: dict[str, Any]) -> str:
     return str(body.get("message")) if isinstance(body, dict) else str(body)
 
 
-@pytest.mark.parametrize("path, expected", CASES)
+@pytest.mark.parametrize(("path", "expected"), CASES)
 @feed_modes
 def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_mode: str) -> None:
     decoded = decode_fixture(path, feed_mode, raise_errors=False)
@@ -86,7 +86,7 @@ def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_
     assert sum(isinstance(c, StreamError) for c in decoded.chunks) == len(expected["errors"])
 
 
-@pytest.mark.parametrize("path, expected", CASES)
+@pytest.mark.parametrize(("path", "expected"), CASES)
 def test_ids_and_model_come_from_the_first_chunk(path: Path, expected: dict[str, Any]) -> None:
     result = decode_fixture(path, raise_errors=False).result
     assert result.model  # every recording names its model
@@ -94,7 +94,7 @@ def test_ids_and_model_come_from_the_first_chunk(path: Path, expected: dict[str,
     assert (result.id is None) == path.name.startswith("snowflake")
 
 
-@pytest.mark.parametrize("path, expected", CASES)
+@pytest.mark.parametrize(("path", "expected"), CASES)
 def test_counters_match_the_wire(path: Path, expected: dict[str, Any]) -> None:
     machine = StreamDecoder(provider_name(path), raise_errors=False)
     machine.feed(path.read_bytes())
@@ -112,7 +112,7 @@ def provider_name(path: Path) -> str:
 ERROR_CASES = [p for p in CASES if p.values[1]["errors"]]
 
 
-@pytest.mark.parametrize("path, expected", ERROR_CASES)
+@pytest.mark.parametrize(("path", "expected"), ERROR_CASES)
 @feed_modes
 def test_in_band_error_raises_after_the_chunks_before_it(
     path: Path, expected: dict[str, Any], feed_mode: str
@@ -134,7 +134,7 @@ def test_in_band_error_raises_after_the_chunks_before_it(
 
 def test_openrouter_error_chunk_delivers_its_usage_before_the_error() -> None:
     (case,) = [p for p in ERROR_CASES if "openrouter" in p.id]
-    path, expected = case.values
+    path, _expected = case.values
     chunks = list(decode_stream("openai", [path.read_bytes()], raise_errors=False))
     kinds = [c.type for c in chunks]
     error_at = kinds.index("error")
@@ -197,17 +197,22 @@ def test_vllm_error_object_then_done(feed_mode: str) -> None:
     assert isinstance(raised.error, ProviderError)
     assert raised.error.message == "engine overloaded"
     assert raised.error.retryable
-    assert raised.error.partial is not None and raised.error.partial.text == "Hello"
+    assert raised.error.partial is not None
+    assert raised.error.partial.text == "Hello"
     assert "".join(c.text for c in raised.chunks if isinstance(c, TextDelta)) == "Hello"
     passed = decode_all("openai", data, feed_mode, raise_errors=False)
-    assert passed.error is None and passed.result.done and passed.result.text == "Hello"
+    assert passed.error is None
+    assert passed.result.done
+    assert passed.result.text == "Hello"
 
 
 def test_old_vllm_error_form() -> None:
     data = CHUNK + b'data: {"object":"error","message":"bad","type":"BadRequestError","code":400}\n\n'
     raised = decode_all("openai", data)
     assert isinstance(raised.error, ProviderError)
-    assert raised.error.message == "bad" and raised.error.code == 400 and not raised.error.retryable
+    assert raised.error.message == "bad"
+    assert raised.error.code == 400
+    assert not raised.error.retryable
 
 
 @feed_modes
@@ -245,17 +250,12 @@ def test_usage_null_after_usage_does_not_erase_it() -> None:
 
 
 def test_tool_call_name_is_not_erased_and_fragments_join_once() -> None:
-    parts = [
-        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t1","function":{"name":"f","arguments":""}}]}}]}\n\n',
-    ]
+    head = b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+    parts = [head + b'"id":"t1","function":{"name":"f","arguments":""}}]}}]}\n\n']
     fragments = ['{"a"', ": ", "[1,", " 2]", "}"]
     for frag in fragments:
         body = frag.replace("\\", "\\\\").replace('"', '\\"')
-        parts.append(
-            b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"","arguments":"'
-            + body.encode()
-            + b'"}}]}}]}\n\n'
-        )
+        parts.append(head + b'"function":{"name":"","arguments":"' + body.encode() + b'"}}]}}]}\n\n')
     parts.append(
         b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n'
     )
@@ -286,4 +286,5 @@ def test_mistral_typed_thinking_and_text() -> None:
     )
     result = decode_all("mistral", data).result
     assert (result.reasoning, result.text, result.finish_reason) == ("hmm", "Hi there", "stop")
-    assert result.usage is not None and result.usage.total_tokens == 3
+    assert result.usage is not None
+    assert result.usage.total_tokens == 3
