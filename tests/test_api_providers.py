@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from support import provider_fixtures_dir, random_splits
+from test_api_helpers import MESSAGES, TRANSPORTS, slop_events
 
 from sansstream.api import stream_chat
 from sansstream.model import Accumulator, ChatResult, Chunk
 from sansstream.providers import decode_stream
 from sansstream.testing import FixtureResponse, FixtureServer, ReceivedRequest
-from support import provider_fixtures_dir, random_splits
-from test_api_helpers import MESSAGES, TRANSPORTS, slop_events
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ class _CheckingServer:
     def __init__(self, case: Case, data: bytes) -> None:
         self.case = case
         self.problems: list[str] = []
-        response = FixtureResponse(body=random_splits(data, seed=7, max_size=700), content_type=case.content_type)
+        slices = random_splits(data, seed=7, max_size=700)
+        response = FixtureResponse(body=slices, content_type=case.content_type)
 
         def handle(request: ReceivedRequest) -> FixtureResponse:
             if request.method != "POST":
