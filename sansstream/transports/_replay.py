@@ -283,7 +283,12 @@ class RecordingTransport:
                 request, connect_timeout=connect_timeout, first_byte_timeout=first_byte_timeout
             )
         except BaseException as exc:
-            failed: dict[str, Any] = {"status": None, "url": redact_url(request.url), "headers": [], "t": writer.elapsed()}
+            failed: dict[str, Any] = {
+                "status": None,
+                "url": redact_url(request.url),
+                "headers": [],
+                "t": writer.elapsed(),
+            }
             writer.line({**header, **failed})
             writer.end("error", exc)
             raise
