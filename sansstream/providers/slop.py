@@ -14,6 +14,8 @@ writes the top-level form)::
     {"type": "tool_result", "content": {"id": "c1", "content": ...}}
                              # "tool_call_id" may replace "id" and "result" may replace "content";
                              # top level: {"type": "tool_result", "id": "c1", "content": ...}
+                             # (an id at the top level selects that form, so the result
+                             # itself may be an object)
     {"type": "error",       "content": "message"}
                              # or {"message", "code", "type", "retryable"} in content or at top level
     {"type": "done"}        # terminal: the stream is complete
@@ -132,7 +134,10 @@ class SlopDecoder(Decoder):
                 raw=obj,
             )
         if kind == "tool_result":
-            fields = _fields(obj) if isinstance(content, Mapping) else obj
+            # Top-level form when the id is at the top (then ``content`` is the result, which
+            # may itself be an object); otherwise the fields are nested in ``content``.
+            top = "id" in obj or "tool_call_id" in obj or not isinstance(content, Mapping)
+            fields = obj if top else _fields(obj)
             call_id = fields.get("tool_call_id", fields.get("id"))
             result = fields.get("result", fields.get("content"))
             return [
