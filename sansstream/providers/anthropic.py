@@ -415,6 +415,7 @@ class AnthropicProvider(Provider):
     api_key_env = ("ANTHROPIC_API_KEY",)
     base_url_env = "ANTHROPIC_BASE_URL"
     content_types = ("text/event-stream",)
+    terminal_marker = 'an "event: message_stop"'
 
     def decoder(self) -> AnthropicDecoder:
         return AnthropicDecoder()

@@ -483,12 +483,14 @@ class GeminiProvider(Provider):
     default_base_url = "https://generativelanguage.googleapis.com"
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     content_types = ("text/event-stream", "application/json")
+    terminal_marker = "a chunk with a finishReason"
 
     def decoder(self) -> GeminiDecoder:
         return GeminiDecoder()
 
     def parser_options(self) -> dict[str, Any]:
-        return {}
+        # Surface non-SSE lines so a bare JSON error body (no "data:" prefix) is not dropped.
+        return {"extra_fields": "*"}
 
     def build_request(
         self,

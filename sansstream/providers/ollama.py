@@ -179,6 +179,7 @@ class OllamaProvider(Provider):
     api_key_env = ()
     base_url_env = "OLLAMA_HOST"
     content_types = ("application/x-ndjson", "application/json")
+    terminal_marker = 'a line with "done": true'
 
     def decoder(self) -> OllamaDecoder:
         return OllamaDecoder()

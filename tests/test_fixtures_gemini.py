@@ -1,0 +1,152 @@
+"""Recorded Gemini streams (SSE with CRLF, and the non-SSE JSON-array body) decode to what their
+``.expected.json`` says, fed whole, byte by byte and at random splits.
+
+Expected-file fields (schemas ``gemini-sse`` / ``gemini-json-array``) and what they are
+compared with:
+
+- ``text`` / ``thought_text`` → ``result.text`` / ``result.reasoning``
+- ``function_calls_assembled[] {name, args, id}`` → ``ToolCall.name / input / id`` (``id`` is
+  ``None``: Gemini sends none and none is invented); ``function_calls[]`` (the raw
+  ``functionCall`` objects) → the ``functionCall`` of each ``ToolCallStart.raw`` part is the
+  first raw object of its call
+- ``finish_reason`` → ``raw_finish_reason`` (``finish_reason`` normalised: ``tool_calls`` when
+  calls were made)
+- ``usage_last`` → ``result.usage.raw`` (and the mapped counts)
+- ``thought_signatures`` → number of ``ReasoningBlock``\\ s with a signature
+- ``other_part_kinds`` → the kinds of ``result.tool_results`` (executableCode,
+  codeExecutionResult)
+- ``grounding_metadata`` → ``groundingMetadata`` present in the ``Finish`` chunk's ``raw``
+- ``errors`` → ``result.errors``; ``chunks`` → ``wire_events``; completion → ``result.done``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from provider_support import (
+    decode_all,
+    decode_fixture,
+    feed_modes,
+    fixture_cases,
+    fixture_params,
+    provider_for_fixture,
+    slices,
+)
+
+from sansstream.model import (
+    Done,
+    Finish,
+    IncompleteStreamError,
+    ResponseStart,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
+from sansstream.providers import StreamDecoder, decode_stream
+from sansstream.providers._common import normalize_finish
+from sansstream.providers.gemini import FINISH_REASONS
+
+CASES = fixture_params("gemini")
+PATHS = {path.name: path for path, _ in fixture_cases("gemini")}
+
+
+@pytest.mark.parametrize(("path", "expected"), CASES)
+@feed_modes
+def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_mode: str) -> None:
+    decoded = decode_fixture(path, feed_mode)
+    assert decoded.error is None
+    result = decoded.result
+    assert result.text == expected["text"]
+    assert result.reasoning == expected["thought_text"]
+    calls = [{"name": t.name, "args": t.input, "id": t.id} for t in result.tool_calls]
+    assert calls == expected["function_calls_assembled"]
+    starts = [c for c in decoded.chunks if isinstance(c, ToolCallStart)]
+    assert [s.raw["functionCall"] for s in starts] == [
+        fc for fc in expected["function_calls"] if "name" in fc
+    ]
+    assert result.raw_finish_reason == expected["finish_reason"]
+    want = normalize_finish(expected["finish_reason"], FINISH_REASONS)
+    assert result.finish_reason == ("tool_calls" if want == "stop" and calls else want)
+    assert result.usage is not None
+    assert result.usage.raw == expected["usage_last"]
+    signed = [b for b in result.reasoning_blocks if b.signature]
+    assert len(signed) == expected["thought_signatures"]
+    assert sorted({r.kind for r in result.tool_results}) == expected["other_part_kinds"]
+    finish = [c for c in decoded.chunks if isinstance(c, Finish)]
+    assert len(finish) == 1
+    assert ("groundingMetadata" in finish[0].raw) is expected["grounding_metadata"]
+    assert [e.message for e in result.errors] == expected["errors"] == []
+    assert result.done
+    assert isinstance(decoded.chunks[0], ResponseStart)
+    assert isinstance(decoded.chunks[-1], Done)
+
+
+@pytest.mark.parametrize(("path", "expected"), CASES)
+def test_wire_event_count(path: Path, expected: dict[str, Any]) -> None:
+    name, options = provider_for_fixture(path)
+    machine = StreamDecoder(name, **options)
+    machine.feed(path.read_bytes())
+    machine.feed(b"")
+    assert machine.wire_events == expected["chunks"]
+    assert machine.complete
+
+
+def test_usage_mapping() -> None:
+    usage = decode_fixture(PATHS["thinking-thought-parts.sse"]).result.usage
+    assert usage is not None
+    # output = candidates + thoughts; total as sent
+    assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, usage.total_tokens) == (
+        34,
+        469 + 787,
+        787,
+        1290,
+    )
+
+
+def test_usage_chunks_only_when_changed() -> None:
+    chunks = list(decode_stream("gemini", [PATHS["usage-mid-stream.sse"].read_bytes()]))
+    usages = [c for c in chunks if isinstance(c, Usage)]
+    assert len(usages) == len({repr(u.raw) for u in usages})
+
+
+def test_thought_signature_closes_the_reasoning_block() -> None:
+    result = decode_fixture(PATHS["thinking-thought-parts.sse"]).result
+    # the four thought parts form one block; the signature on the first answer part closes it
+    assert len(result.reasoning_blocks) == 1
+    block = result.reasoning_blocks[0]
+    assert block.text == result.reasoning
+    assert block.signature is not None
+    assert len(block.signature) == 6152
+
+
+def test_partial_args_assemble_in_order() -> None:
+    chunks = list(decode_stream("gemini", [PATHS["function-call-parallel-partial-args.sse"].read_bytes()]))
+    ends = [c for c in chunks if isinstance(c, ToolCallEnd)]
+    assert [(e.index, e.name, e.arguments) for e in ends] == [
+        (0, "getWeather", '{"location":"Boston"}'),
+        (1, "getWeather", '{"location":"San Francisco"}'),
+    ]
+
+
+@pytest.mark.parametrize(("path", "expected"), CASES)
+def test_cut_before_the_finish_chunk_is_incomplete(path: Path, expected: dict[str, Any]) -> None:
+    data = path.read_bytes()
+    name, options = provider_for_fixture(path)
+    # before the last SSE event, or before the separator of the last array element
+    cut = data.rindex(b"data:") if path.suffix == ".sse" else data.rindex(b"}\n,") + 2
+    with pytest.raises(IncompleteStreamError) as info:
+        list(decode_stream(name, slices(data[:cut], "random"), **options))
+    partial = info.value.partial
+    assert partial is not None
+    assert not partial.done
+    assert expected["text"].startswith(partial.text)
+
+
+def test_json_array_fixture_through_decode_all() -> None:
+    path = PATHS["json-array-thought-function-call.json"]
+    decoded = decode_all("gemini", path.read_bytes(), "bytewise", framing="json-array")
+    assert decoded.error is None
+    assert decoded.result.tool_calls[0].name == "pelican_name_generator"
+    assert decoded.result.reasoning_blocks[0].text.startswith("**Generating Pelican Names**")
