@@ -68,7 +68,9 @@ class TransportResponse(Protocol):
         ``b""`` at the end of the body. Raises ``ReadTimeout`` if nothing arrived within
         ``timeout`` seconds, ``TransportError`` if the connection failed (a reset or a close
         before a declared length is complete), ``StreamCancelled`` after ``close()`` from
-        another thread."""
+        another thread. Any error ends the response: a later ``read`` raises the same error
+        again (a ``ReadTimeout`` is final too; a caller that wants to poll should pass its
+        real deadline, not a short tick)."""
         ...
 
     def close(self) -> None:
