@@ -34,6 +34,7 @@ from ..model._errors import (
     ConnectTimeout,
     FirstByteTimeout,
     RemoteProtocolError,
+    SansStreamError,
     StreamCancelled,
     TransportError,
 )
@@ -118,7 +119,15 @@ class RequestsTransport:
                 limit=connect_timeout,
                 elapsed=time.monotonic() - started,
             ) from None
-        except requests.exceptions.ReadTimeout:
+        except requests.exceptions.ReadTimeout as exc:
+            if _in_connect_phase(exc):
+                raise ConnectTimeout(
+                    f"connect timeout: the TLS handshake with {request.url} did not finish within "
+                    f"{connect_timeout}s (gave up after {time.monotonic() - started:.3f}s); check the "
+                    "host and network, or raise Timeouts.connect",
+                    limit=connect_timeout,
+                    elapsed=time.monotonic() - started,
+                ) from None
             raise FirstByteTimeout(
                 f"first-byte timeout: no response headers from {request.url} within "
                 f"{first_byte_timeout}s (waited {time.monotonic() - started:.3f}s); the server "
@@ -141,6 +150,32 @@ class RequestsTransport:
                 "and any proxy settings (HTTP(S)_PROXY), then retry"
             ) from None
         return _RequestsResponse(resp)
+
+
+_CONNECT_FRAMES = frozenset(
+    {"_validate_conn", "_new_conn", "do_handshake", "_ssl_wrap_socket_and_match_hostname"}
+)
+
+
+def _in_connect_phase(exc: BaseException) -> bool:
+    """Whether a read timeout reported by urllib3 actually fired while connecting.
+
+    urllib3 reports a TLS handshake that times out as a *read* timeout, with the connect
+    timeout's value; the frames of the original socket timeout show where it happened."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        tb = err.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in _CONNECT_FRAMES:
+                return True
+            tb = tb.tb_next
+        todo.extend(e for e in (err.__context__, err.__cause__, *err.args) if isinstance(e, BaseException))
+    return False
 
 
 def _find_socket(raw: Any) -> socket.socket | None:
@@ -174,9 +209,12 @@ class _RequestsResponse:
         self._closed = False
         self._eof = False
         self._released = False
+        self._error: BaseException | None = None  # after a failure, every read re-raises it
 
     def read(self, timeout: float | None = None) -> bytes:
         with self._lock:
+            if self._error is not None:
+                raise self._error
             if self._closed:
                 if self._eof:
                     return b""
@@ -185,6 +223,24 @@ class _RequestsResponse:
                 return b""
             self._reading = True
         started = time.monotonic()
+        try:
+            return self._read1(timeout, started)
+        except SansStreamError as exc:
+            if not isinstance(exc, StreamCancelled):
+                # urllib3 cannot read on after a failure (the socket file is broken after a
+                # timeout): the response is over, and says so the same way every time
+                self._error = exc
+                with self._lock:
+                    self._closed = True
+            raise
+        finally:
+            with self._lock:
+                self._reading = False
+                release = self._cancel_requested() and not self._released
+            if release:
+                self._release()
+
+    def _read1(self, timeout: float | None, started: float) -> bytes:
         try:
             if self._sock is not None:
                 self._sock.settimeout(timeout)
@@ -210,12 +266,6 @@ class _RequestsResponse:
             if self._cancel_requested():
                 raise self._cancelled() from None
             raise TransportError(_broken_message(self.url, exc)) from None
-        finally:
-            with self._lock:
-                self._reading = False
-                release = self._cancel_requested() and not self._released
-            if release:
-                self._release()
 
     def _check_ratio(self, size: int) -> None:
         self._decoded += size
