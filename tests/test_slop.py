@@ -10,6 +10,7 @@ import pytest
 from provider_support import decode_all, feed_modes
 
 from sansstream.model import (
+    Chunk,
     ConfigurationError,
     Done,
     IncompleteStreamError,
@@ -134,7 +135,7 @@ def test_non_object_events_are_protocol_errors(payload: bytes) -> None:
 def test_round_trip_through_the_server_encoder() -> None:
     from sansstream.server import ndjson_stream, sse_stream
 
-    chunks = [
+    chunks: list[Chunk] = [
         TextDelta("Hello"),
         ToolCallEnd(index=0, id="c1", name="f", arguments='{"x":1}', input={"x": 1}),
         ToolResult(tool_call_id="c1", kind="tool_result", content={"ok": True}),
