@@ -84,19 +84,18 @@ def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_
 def test_line_count(path: Path, expected: dict[str, Any]) -> None:
     machine = StreamDecoder("ollama", raise_errors=False)
     machine.feed(path.read_bytes())
-    if expected["final"] is None:
-        with pytest.raises(IncompleteStreamError):  # no done line after the error line
-            machine.feed(b"")
-    else:
-        machine.feed(b"")
+    machine.feed(b"")
     assert machine.wire_events == expected["lines"]
+    # complete: a done line, or an error line (after which the server sends nothing more)
+    assert machine.complete
 
 
 def test_error_line_as_chunk_with_raise_errors_false() -> None:
     path = PATHS["error-mid-stream.doc.ndjson"]
     decoded = decode_all("ollama", path.read_bytes(), "bytewise", raise_errors=False)
-    # No done line after the error: the stream is also incomplete.
-    assert isinstance(decoded.error, IncompleteStreamError)
+    # No done line follows the error line, and that is how such a stream ends: not truncated.
+    assert decoded.error is None
+    assert not decoded.result.done
     assert [e.message for e in decoded.result.errors] == ["an error was encountered while running the model"]
     texts = [c.text for c in decoded.chunks if isinstance(c, TextDelta)]
     assert "".join(texts) == " Yes.Ican"

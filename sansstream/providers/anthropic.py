@@ -26,6 +26,11 @@ Where things go:
   block type as ``kind``, ``content`` the block's ``content`` and ``raw`` the whole block.
 * ``compaction`` blocks → ``ToolResult(kind="compaction", content=<summary text>)`` at their stop.
 * ``message_delta.stop_reason`` → ``Finish`` (``raw`` holds ``stop_sequence`` / ``stop_details``).
+* ``event: error`` → ``StreamError`` (``type`` the error type, ``code`` its usual HTTP status,
+  retryable for overloaded / api / rate-limit / timeout errors).
+
+Completeness: ``message_stop`` (→ ``Done``), or an ``event: error`` (no ``message_stop`` follows
+it; the stream ended as the server meant, so it is not reported as truncated).
 """
 
 from __future__ import annotations
@@ -155,10 +160,13 @@ class AnthropicDecoder(Decoder):
         self._tool_ids: dict[str, int] = {}  # tool_use id → tool index, to tie results to calls
         self._usage: dict[str, Any] = {}
         self._complete = False
+        # An ``event: error`` ends the stream (no message_stop follows): the server said how
+        # it ended, so the stream is not truncated.
+        self._errored = False
 
     @property
     def complete(self) -> bool:
-        return self._complete
+        return self._complete or self._errored
 
     def is_keepalive(self, event: WireEvent) -> bool:
         if isinstance(event, Comment):
@@ -361,6 +369,7 @@ class AnthropicDecoder(Decoder):
         error = payload.get("error")
         body = error if isinstance(error, dict) else {}
         kind = _str_or_none(body.get("type"))
+        self._errored = True
         return [
             provider_error(
                 "anthropic",

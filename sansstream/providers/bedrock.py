@@ -19,7 +19,8 @@ object; ``metrics`` and ``trace`` are in the ``Done`` chunk's ``raw``, the metad
 
 Terminal marker: ``messageStop``. The stream is ``complete`` once it was seen; ``Done`` is emitted
 at the ``metadata`` frame that follows it (or by ``finish()`` if the connection closed before any
-metadata). A stream cut before ``messageStop`` is incomplete.
+metadata). A stream cut before ``messageStop`` is incomplete. An exception or error frame also
+ends the stream (AWS sends nothing after it), so it counts as complete, without ``Done``.
 """
 
 from __future__ import annotations
@@ -116,16 +117,19 @@ class BedrockDecoder(Decoder):
         self._tool_count = 0
         self._reasoning_count = 0
         self._stopped = False  # messageStop seen: the terminal marker
+        self._errored = False  # an exception/error frame ends the stream: not a truncation
         self._done_sent = False
 
     @property
     def complete(self) -> bool:
-        return self._stopped
+        return self._stopped or self._errored
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         if not isinstance(event, EventStreamMessage):
             return []
         kind = event.message_type
+        if kind in ("exception", "error"):
+            self._errored = True
         if kind == "exception":
             return [self._exception(event)]
         if kind == "error":

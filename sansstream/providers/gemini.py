@@ -34,7 +34,7 @@ Mapping:
   that is not SSE (surfaced by the SSE parser as unknown-field lines, re-assembled here until the
   braces balance) → ``StreamError``.
 
-Completeness: a ``finishReason`` (or a prompt block) was seen; ``Done`` is emitted by
+Completeness: a ``finishReason`` (or a prompt block, or an error object) was seen; ``Done`` is emitted by
 ``finish()`` at the end of the bytes, because the stream's only terminator is the close.
 """
 
@@ -236,13 +236,14 @@ class GeminiDecoder(Decoder):
         self._started = False
         self._usage: Any = None
         self._complete = False
+        self._errored = False  # an error object ends the stream: not a truncation
         self._done_sent = False
         self._bare: list[str] = []  # lines of a non-SSE JSON body, until its braces balance
         self._bare_depth = 0
 
     @property
     def complete(self) -> bool:
-        return self._complete
+        return self._complete or self._errored
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, ServerSentEvent):
@@ -422,6 +423,7 @@ class GeminiDecoder(Decoder):
         return out
 
     def _error(self, error: Any, payload: dict[str, Any]) -> Chunk:
+        self._errored = True
         body = error if isinstance(error, dict) else {"message": error}
         status = _str(body.get("status"))
         return provider_error(

@@ -14,6 +14,9 @@ id synthesised as ``call_<n>`` when absent; the ``done`` line → ``Finish`` (``
 or ``tool_calls`` when calls were made; ``length``; ``load``/``unload`` → ``other``), ``Usage``
 (input = ``prompt_eval_count``, output = ``eval_count``; ``raw`` holds the counts and the
 durations in ns) and ``Done``. ``Finish.raw`` is the whole final line (``context`` included).
+
+Completeness: the ``done`` line was seen, or an ``{"error"}`` line (the server ends the stream
+after it: that is not a truncation, though no ``Done`` is emitted).
 """
 
 from __future__ import annotations
@@ -65,10 +68,12 @@ class OllamaDecoder(Decoder):
         self._tool_count = 0
         self._started = False
         self._complete = False
+        # An {"error"} line ends the stream without a done line; the server said how it ended.
+        self._errored = False
 
     @property
     def complete(self) -> bool:
-        return self._complete
+        return self._complete or self._errored
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, JSONValue):
@@ -81,6 +86,7 @@ class OllamaDecoder(Decoder):
             raise RemoteProtocolError(f"ollama: expected a JSON object per line, got {type(line).__name__}")
         error = line.get("error")
         if error is not None:
+            self._errored = True
             text = error if isinstance(error, str) else json.dumps(error, ensure_ascii=False)
             return [provider_error("ollama", text, retryable=is_retryable(text), payload=line)]
         out: list[Chunk] = []
