@@ -1,0 +1,255 @@
+"""``StreamDecoder`` / ``decode_stream``: the sans-IO pull loop, error placement, truncation,
+framing override, parser options, counters, and linear cost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from sansstream.model import (
+    END,
+    NEED_DATA,
+    EventTooLargeError,
+    IncompleteStreamError,
+    LocalProtocolError,
+    ProviderError,
+    RemoteProtocolError,
+    StreamError,
+    TextDelta,
+    ToolCallEnd,
+)
+from sansstream.providers import StreamDecoder, decode_stream, get
+
+TEXT = b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n'
+DONE = b"data: [DONE]\n\n"
+ERROR = b'data: {"error":{"message":"boom","code":500}}\n\n'
+
+
+def text(s: str) -> bytes:
+    return TEXT % s.encode()
+
+
+def test_pull_loop_needs_data_then_ends() -> None:
+    machine = StreamDecoder("openai")
+    assert machine.next_chunk() is NEED_DATA
+    machine.receive_data(text("a")[:10])
+    assert machine.next_chunk() is NEED_DATA
+    machine.receive_data(text("a")[10:])
+    first = machine.next_chunk()
+    assert first.type == "start"  # type: ignore[union-attr]
+    assert machine.next_chunk() == TextDelta("a")
+    assert machine.next_chunk() is NEED_DATA
+    machine.receive_data(DONE)
+    assert machine.next_chunk().type == "done"  # type: ignore[union-attr]
+    assert machine.complete
+    assert machine.next_chunk() is NEED_DATA
+    machine.receive_data(b"")
+    assert machine.next_chunk() is END
+    assert machine.next_chunk() is END
+    assert machine.result().text == "a"
+    assert machine.result().done
+
+
+def test_data_after_end_is_caller_misuse() -> None:
+    machine = StreamDecoder("openai")
+    machine.feed(text("a") + DONE)
+    machine.feed(b"")
+    machine.feed(b"")  # repeating the end is allowed
+    with pytest.raises(LocalProtocolError):
+        machine.receive_data(b"more")
+
+
+def test_result_is_partial_mid_stream() -> None:
+    machine = StreamDecoder("openai")
+    machine.feed(text("Hel") + text("lo"))
+    assert machine.result().text == "Hello"
+    assert not machine.result().done
+    assert not machine.complete
+
+
+def test_error_is_raised_in_place_and_then_again() -> None:
+    machine = StreamDecoder("openai")
+    machine.receive_data(text("a") + ERROR + text("b") + DONE + b"")
+    assert machine.next_chunk().type == "start"  # type: ignore[union-attr]
+    assert machine.next_chunk() == TextDelta("a")
+    with pytest.raises(ProviderError) as info:
+        machine.next_chunk()
+    assert info.value.partial is not None
+    assert info.value.partial.text == "a"
+    assert info.value.retryable
+    # The machine is dead: the same error again, never the chunks after it.
+    with pytest.raises(ProviderError) as again:
+        machine.next_chunk()
+    assert again.value is info.value
+
+
+def test_feed_returns_chunks_before_an_error_and_raises_it_next() -> None:
+    machine = StreamDecoder("openai")
+    chunks = machine.feed(text("a") + ERROR + text("b"))
+    assert [c.type for c in chunks] == ["start", "content"]
+    with pytest.raises(ProviderError):
+        machine.feed(b"")
+    with pytest.raises(ProviderError):
+        machine.next_chunk()
+
+
+def test_errors_as_chunks_keep_going() -> None:
+    chunks = list(decode_stream("openai", [text("a"), ERROR, text("b"), DONE], raise_errors=False))
+    assert [c.type for c in chunks] == ["start", "content", "error", "content", "done"]
+    error = chunks[2]
+    assert isinstance(error, StreamError)
+    assert error.message == "boom"
+
+
+def test_decode_stream_yields_before_raising() -> None:
+    seen: list[str] = []
+
+    def consume() -> None:
+        for chunk in decode_stream("openai", [text("a") + ERROR + text("b") + DONE]):
+            seen.append(chunk.type)
+
+    with pytest.raises(ProviderError):
+        consume()
+    assert seen == ["start", "content"]
+
+
+def test_truncation_in_strict_mode_names_the_marker() -> None:
+    with pytest.raises(IncompleteStreamError) as info:
+        list(decode_stream("openai", [text("a"), text("b")]))
+    message = str(info.value)
+    assert "[DONE]" in message
+    assert "strict=False" in message
+    assert info.value.provider == "openai"
+    assert info.value.partial is not None
+    assert info.value.partial.text == "ab"
+    assert [c.type for c in decode_stream("openai", [text("a")], strict=False)] == ["start", "content"]
+
+
+def test_finish_chunks_are_delivered_before_the_truncation_error() -> None:
+    call = (
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t",'
+        b'"function":{"name":"f","arguments":"{}"}}]}}]}\n\n'
+    )
+    machine = StreamDecoder("openai")
+    machine.receive_data(call)
+    machine.receive_data(b"")
+    kinds: list[str] = []
+
+    def drain() -> None:
+        while True:
+            chunk = machine.next_chunk()
+            assert chunk is not END
+            assert chunk is not NEED_DATA
+            kinds.append(chunk.type)
+
+    with pytest.raises(IncompleteStreamError) as info:
+        drain()
+    assert kinds == ["tool_start", "tool_delta", "tool_end"]
+    assert info.value.partial is not None
+    assert [t.input for t in info.value.partial.tool_calls] == [{}]
+    # feed() returns those chunks and raises on the next call.
+    feeder = StreamDecoder("openai")
+    feeder.feed(call)
+    assert [c.type for c in feeder.feed(b"")] == ["tool_end"]
+    with pytest.raises(IncompleteStreamError):
+        feeder.feed(b"")
+
+
+def test_event_cut_mid_line_is_incomplete_not_a_json_error() -> None:
+    data = text("a") + text("b")[:-8]
+    with pytest.raises(IncompleteStreamError) as info:
+        list(decode_stream("openai", [data]))
+    assert info.value.partial is not None
+    assert info.value.partial.text == "a"
+
+
+def test_framing_override_and_a_cut_json_array_is_incomplete() -> None:
+    body = b'[{"type":"content","content":"a"},\n{"type":"content","content":"b"},\n{"type":"done"}]'
+    assert (
+        "".join(
+            c.text for c in decode_stream("slop", [body], framing="json-array") if isinstance(c, TextDelta)
+        )
+        == "ab"
+    )
+    for cut in (len(body) - 1, len(body) - 10, 40):
+        with pytest.raises(IncompleteStreamError) as info:
+            list(decode_stream("slop", [body[:cut]], framing="json-array"))
+        assert info.value.partial is not None
+        assert info.value.partial.text.startswith("a")
+    # Even with strict=False a cut element is truncation: strict only relaxes the marker.
+    with pytest.raises(IncompleteStreamError):
+        list(decode_stream("slop", [body[:40]], framing="json-array", strict=False))
+
+
+def test_parser_options_reach_the_parser() -> None:
+    big = text("x" * 5000) + DONE
+    with pytest.raises(EventTooLargeError):
+        list(decode_stream("openai", [big], max_event_size=1000))
+    assert len(list(decode_stream("openai", [big], max_event_size=100_000))) == 3
+
+
+def test_provider_instance_and_name_are_interchangeable() -> None:
+    provider = get("openai")
+    machine = StreamDecoder(provider)
+    assert machine.provider is provider
+    assert machine.provider_name == "openai"
+    assert "openai" in repr(machine)
+
+
+def test_empty_slices_from_an_iterator_are_not_the_end() -> None:
+    chunks = list(decode_stream("openai", [b"", text("a"), b"", DONE, b""]))
+    assert [c.type for c in chunks] == ["start", "content", "done"]
+
+
+def test_counters() -> None:
+    machine = StreamDecoder("openai")
+    data = b": keepalive\n\n" + text("a") + b": again\n\n" + DONE
+    machine.feed(data)
+    machine.feed(b"")
+    assert machine.bytes_received == len(data)
+    assert machine.wire_events == 4
+    assert machine.keepalives == 2
+    assert machine.chunks_delivered == 3
+
+
+def test_invalid_json_mid_stream_is_a_remote_protocol_error() -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        list(decode_stream("openai", [text("a"), b"data: {oops\n\n", DONE]))
+    assert not isinstance(info.value, IncompleteStreamError)
+    assert "not valid JSON" in str(info.value)
+
+
+def _best_time(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_tool_arguments_cost_is_linear_bytewise() -> None:
+    head = b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+
+    def stream(n: int) -> bytes:
+        parts = [head + b'"id":"t","function":{"name":"f","arguments":"[0"}}]}}]}\n\n']
+        parts += [head + b'"function":{"arguments":",1"}}]}}]}\n\n'] * n
+        parts.append(head + b'"function":{"arguments":"]"}}]}}]}\n\n' + DONE)
+        return b"".join(parts)
+
+    def run(n: int) -> Callable[[], object]:
+        data = stream(n)
+        pieces = [data[i : i + 7] for i in range(0, len(data), 7)]
+
+        def go() -> object:
+            chunks = list(decode_stream("openai", pieces))
+            end = next(c for c in chunks if isinstance(c, ToolCallEnd))
+            assert len(end.input) == n + 1
+            return end
+
+        return go
+
+    small, large = _best_time(run(800)), _best_time(run(3200))
+    assert large / small < 4 * 2.0  # 4x the input: linear is ~4x, quadratic would be ~16x
