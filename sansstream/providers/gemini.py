@@ -34,8 +34,9 @@ Mapping:
   that is not SSE (surfaced by the SSE parser as unknown-field lines, re-assembled here until the
   braces balance) → ``StreamError``.
 
-Completeness: a ``finishReason`` (or a prompt block, or an error object) was seen; ``Done`` is emitted by
-``finish()`` at the end of the bytes, because the stream's only terminator is the close.
+Completeness: a ``finishReason`` (or a prompt block, or an error object) was seen. ``Done`` is
+emitted by ``finish()`` at the end of the bytes (not after an error), because the stream's only
+terminator is the close.
 """
 
 from __future__ import annotations
