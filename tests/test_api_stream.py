@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from sansstream.model import (
     UnknownProviderError,
 )
 from sansstream.testing import FixtureResponse, FixtureServer
+from sansstream.transports import ReplayTransport
 
 
 def _slop(server: FixtureServer, **kw: Any) -> ChatStream:
@@ -282,3 +284,21 @@ def test_unknown_provider_lists_the_registered_ones() -> None:
     message = str(info.value)
     for name in ("openai", "anthropic", "gemini", "ollama", "bedrock", "slop"):
         assert name in message
+
+
+def test_record_then_replay(tmp_path: Path) -> None:
+    data = b'data: {"choices":[{"index":0,"delta":{"content":"recorded"}}]}\n\ndata: [DONE]\n\n'
+    path = tmp_path / "call.jsonl"
+    with FixtureServer(FixtureResponse(body=[data[:30], data[30:]])) as server:
+        live = stream_chat(
+            "openai", model="m", messages=MESSAGES, base_url=server.url, api_key="sk-very-secret", record=path
+        )
+        live_chunks = list(live)
+    text = path.read_text("utf-8")
+    assert "sk-very-secret" not in text
+    assert "recorded" in text
+    replayed = stream_chat(
+        "openai", model="m", messages=MESSAGES, api_key="sk-other", transport=ReplayTransport(path)
+    )
+    assert list(replayed) == live_chunks
+    assert replayed.result().text == "recorded"

@@ -254,6 +254,9 @@ _TIMEOUT_ADVICE = {
 }
 
 
+_EXHAUSTED: Any = object()
+
+
 class _Cancelled(Exception):
     """Internal: the stream was cancelled; unwinds the engine quietly."""
 
@@ -410,7 +413,11 @@ class ChatStream:
     def __next__(self) -> Chunk:
         gen = self._use("chunks")
         while True:
-            item = next(gen)
+            item = next(gen, _EXHAUSTED)
+            if item is _EXHAUSTED:
+                if self._error is not None and not self.cancelled:
+                    raise self._error  # a failed stream keeps refusing (h11 habit)
+                raise StopIteration
             if item is not None:
                 return item  # type: ignore[no-any-return]
 
@@ -621,19 +628,20 @@ class ChatStream:
             if self.cancelled:
                 raise _Cancelled
             item = source.next_item()
-            if item is NEED_DATA:
-                data = self._read(response)
-                source.receive_data(data)
+            if item is NEED_DATA or item is END:
+                # Everything received so far is parsed now (parsing is lazy, in next_item), so
+                # the counters are current: record them at the time the bytes were handled.
                 rec.progress(
                     clock(),
                     bytes_received=source.bytes_received,
                     wire_events=source.wire_events,
                     keepalives=source.keepalives,
                 )
+                if item is END:
+                    return
+                source.receive_data(self._read(response))
                 yield None
                 continue
-            if item is END:
-                return
             now = clock()
             self._items_out += 1
             if source.is_progress(item):
