@@ -302,3 +302,23 @@ def test_record_then_replay(tmp_path: Path) -> None:
     )
     assert list(replayed) == live_chunks
     assert replayed.result().text == "recorded"
+
+
+def test_a_stream_read_by_send_to_cannot_be_read_elsewhere() -> None:
+    with FixtureServer(slop_response(words(5), delay=0.02)) as server:
+        stream = _slop(server)
+        got: list[Any] = []
+        handle = stream.send_to(got.append)
+        with pytest.raises(LocalProtocolError, match="send_to"):
+            next(stream)
+        with pytest.raises(LocalProtocolError, match="send_to"):
+            stream.send_to(got.append)
+        end = handle.join(5)
+    assert end is not None
+    assert end.ok
+    assert got[-1] is end
+
+
+def test_bedrock_without_credentials_fails_before_sending() -> None:
+    with pytest.raises(ConfigurationError, match="AWS_ACCESS_KEY_ID"):
+        stream_chat("bedrock", model="m", messages=MESSAGES, env={"AWS_REGION": "us-east-1"})

@@ -344,6 +344,7 @@ class ChatStream:
         self._got_token = False  # first content seen: first_token no longer applies
         self._attempts = 0
         self._items_out = 0  # items that came out of the source (retries stop after the first)
+        self._sender: SendHandle | None = None  # set once send_to() owns the reading
 
     # -- public state ------------------------------------------------------------------------
 
@@ -386,6 +387,12 @@ class ChatStream:
     # -- iteration ---------------------------------------------------------------------------
 
     def _use(self, mode: _Mode) -> Iterator[Any]:
+        sender = self._sender
+        if sender is not None and threading.current_thread() is not sender.thread:
+            raise LocalProtocolError(
+                "this stream is being read by send_to() in a background thread; read its items "
+                "from the queue or callable you gave it, not from the stream"
+            )
         if self._mode is None:
             self._mode = mode
         elif self._mode != mode:
@@ -541,6 +548,7 @@ class ChatStream:
             raise LocalProtocolError(f"send_to() needs a queue.Queue or a callable, not {target!r}")
         self._use("chunks")
         handle = SendHandle(self)
+        self._sender = handle
         batching = self._batch is not None or self._batch_ms is not None
 
         def run() -> None:
@@ -784,7 +792,6 @@ class ChatStream:
         start = self._t_start if self._t_start is not None else now
         self._attempts += 1
         self._recorder.attempt()
-        self._t_progress = now  # idle counts from the request being sent
         # The transport enforces connect / first_byte; first_token and total also bound the
         # wait for headers, and whichever is tightest names the timeout.
         header_limits: list[tuple[str, float, float]] = []
@@ -829,7 +836,9 @@ class ChatStream:
         if cancelled:
             response.close()
             raise _Cancelled
-        self._recorder.headers(self._clock())
+        # Idle counts from the headers (first_byte covered the wait for them) until a chunk.
+        self._t_progress = self._clock()
+        self._recorder.headers(self._t_progress)
         try:
             raise_for_status(response)
             check_content_type(response, self.provider.content_types)
