@@ -123,7 +123,8 @@ class HTTPStatusError(SansStreamError):
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.headers: Mapping[str, str] = dict(headers or {})
+        # kept as given: transports pass a case-insensitive mapping
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.body = body
         self.provider_message = provider_message
         self.retry_after = retry_after
