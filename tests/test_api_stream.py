@@ -15,6 +15,7 @@ from test_api_helpers import MESSAGES, TRANSPORTS, slop_event, slop_events, slop
 from sansstream.api import NO_RETRY, ChatStream, StreamEnd, stream_chat
 from sansstream.core import make_parser
 from sansstream.model import (
+    Chunk,
     Comment,
     ConfigurationError,
     HTTPStatusError,
@@ -26,7 +27,10 @@ from sansstream.model import (
     StreamError,
     TextDelta,
     UnknownProviderError,
+    WireEvent,
 )
+from sansstream.providers import Decoder, register, unregister
+from sansstream.providers.slop import SlopProvider
 from sansstream.testing import FixtureResponse, FixtureServer
 from sansstream.transports import ReplayTransport
 
@@ -322,3 +326,49 @@ def test_a_stream_read_by_send_to_cannot_be_read_elsewhere() -> None:
 def test_bedrock_without_credentials_fails_before_sending() -> None:
     with pytest.raises(ConfigurationError, match="AWS_ACCESS_KEY_ID"):
         stream_chat("bedrock", model="m", messages=MESSAGES, env={"AWS_REGION": "us-east-1"})
+
+
+class _ShoutingSlop(SlopProvider):
+    """A third-party provider: SLOP with its own name, key variable and upper-cased text."""
+
+    name = "shouting-slop"
+    api_key_env = ("SHOUT_KEY",)  # type: ignore[assignment]  # SlopProvider narrows it to ()
+
+    def decoder(self) -> Decoder:
+        inner = super().decoder()
+
+        class _Upper(Decoder):
+            provider = "shouting-slop"
+
+            def decode(self, event: WireEvent) -> list[Chunk]:
+                return [
+                    TextDelta(c.text.upper()) if isinstance(c, TextDelta) else c for c in inner.decode(event)
+                ]
+
+            def finish(self) -> list[Chunk]:
+                return inner.finish()
+
+            def is_keepalive(self, event: WireEvent) -> bool:
+                return inner.is_keepalive(event)
+
+            @property
+            def complete(self) -> bool:
+                return inner.complete
+
+        return _Upper()
+
+
+def test_a_registered_provider_and_a_provider_instance() -> None:
+    register("shouting-slop", _ShoutingSlop)
+    try:
+        with FixtureServer(slop_response(["a", "b"])) as server:
+            common: dict[str, Any] = {"model": "m", "messages": MESSAGES, "base_url": server.url}
+            with pytest.raises(ConfigurationError, match="SHOUT_KEY"):
+                stream_chat("shouting-slop", env={}, **common)
+            by_name = stream_chat("shouting-slop", env={"SHOUT_KEY": "k1"}, **common).result()
+            by_object = stream_chat(_ShoutingSlop(), api_key="k2", **common).result()
+            auths = [r.headers.get("authorization") for r in server.requests]
+    finally:
+        unregister("shouting-slop")
+    assert by_name.text == by_object.text == "AB"
+    assert auths == ["Bearer k1", "Bearer k2"]
