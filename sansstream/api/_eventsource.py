@@ -1,3 +1,375 @@
-"""(being written)"""
+"""``connect_sse``: a general Server-Sent Events client with EventSource semantics.
 
-__all__: list[str] = []
+Strategy: one generator owns the I/O loop. It opens the request through a transport, feeds each
+byte slice to the sans-IO ``SSEParser`` and yields every message as soon as it is dispatched. When
+the connection drops (a clean close, a reset, a read timeout) it waits — the server's ``retry:``
+time, backed off while attempts deliver nothing, see ``_retry`` — and reconnects with
+``Last-Event-ID``, as the WHATWG HTML standard's EventSource does ("reestablish the
+connection"). A new parser per connection keeps the spec's rule that an event cut off by the
+drop (no blank line yet) is discarded; the server resends it after the resume point.
+
+Exactly once: the ID sent on reconnection is the last event ID the stream had set when it
+dropped (the parser's ``last_event_id``, which every delivered event already reported), so every
+event the server sends after that point is delivered once and none before it again — provided
+the server honours ``Last-Event-ID`` (this client cannot tell a replay from new events).
+
+Stopping, as EventSource does: HTTP 204 ends the stream quietly; a 2xx response that is not
+``text/event-stream`` fails (``UnexpectedContentTypeError``); other statuses raise
+``HTTPStatusError`` except 408/409/425/429/5xx, which are retried (with ``Retry-After`` as a
+floor). Parse errors (an event over ``max_event_size``) are raised. After ``max_attempts``
+connection attempts in a row without a new event, ``TransportError`` says so.
+
+Threads: ``close()`` / ``cancel()`` may be called from any thread; they wake a wait between
+attempts and close the open response, so the iterating thread stops at once (``StopIteration``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ..core._sse import DEFAULT_MAX_EVENT_SIZE, SSEParser
+from ..model._errors import (
+    ConfigurationError,
+    HTTPStatusError,
+    IdleTimeout,
+    LocalProtocolError,
+    ReadTimeout,
+    SansStreamError,
+    StreamCancelled,
+    StreamTimeout,
+    TotalTimeout,
+    TransportError,
+)
+from ..model._events import END, NEED_DATA, ServerSentEvent
+from ..providers._base import HTTPRequest
+from ..transports._base import Timeouts, Transport, TransportResponse
+from ..transports._http import check_content_type, get_transport, raise_for_status
+from ._retry import Backoff, ReconnectPolicy
+
+__all__ = ["connect_sse", "EventSource", "DEFAULT_SSE_TIMEOUTS"]
+
+DEFAULT_SSE_TIMEOUTS = Timeouts(connect=10.0, first_byte=30.0, first_token=None, idle=None, read=None)
+"""Event streams may be silent for hours between events, so there is no idle limit by default;
+set ``idle`` (a little above the server's keepalive interval) to detect a dead connection and
+reconnect. Connecting and the response headers are bounded so a dead server is noticed."""
+
+_RETRYABLE_TIMEOUTS = (StreamTimeout,)  # any deadline but total: reconnect
+
+
+class _Closed(Exception):
+    """Internal: close() was called; unwinds the engine quietly."""
+
+
+class EventSource:
+    """An iterator of ``ServerSentEvent`` that reconnects like a browser's EventSource.
+
+    Made by ``connect_sse``; nothing is sent until iteration starts. ``last_event_id`` is the
+    ID that a reconnection sends (updated as events arrive); ``retry`` the server's reconnection
+    time in ms (``None`` until it sends one); ``connections`` how many connections were opened;
+    ``closed`` whether it has ended. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        transport: str | Transport | None = "requests",
+        last_event_id: str = "",
+        policy: ReconnectPolicy | None = None,
+        timeout: Timeouts | float | None = DEFAULT_SSE_TIMEOUTS,
+        method: str = "GET",
+        body: bytes | str | None = None,
+        max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+        on_connect: Callable[[TransportResponse], object] | None = None,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(f"connect_sse needs a URL string, not {url!r}")
+        if not isinstance(last_event_id, str) or any(c in last_event_id for c in "\x00\r\n"):
+            raise ConfigurationError("last_event_id must be a str without NUL, CR or LF")
+        self.url = url
+        self.method = method.upper()
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.headers = dict(headers or {})
+        self.policy = policy if policy is not None else ReconnectPolicy()
+        self.timeouts = Timeouts.coerce(timeout)
+        self.max_event_size = max_event_size
+        self.last_event_id = last_event_id
+        self.retry: int | None = None
+        self.connections = 0
+        self._on_connect = on_connect
+        self._owns_transport = isinstance(transport, str) or transport is None
+        self._transport = get_transport(transport)
+        self._backoff = Backoff(self.policy)
+        self._lock = threading.Lock()  # guards _response against close() from other threads
+        self._response: TransportResponse | None = None
+        self._closed = threading.Event()
+        self._finished = False
+        self._gen: Iterator[ServerSentEvent] | None = None
+        self._clock = time.monotonic
+
+    # -- public surface -------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set() or self._finished
+
+    def __iter__(self) -> EventSource:
+        return self
+
+    def __next__(self) -> ServerSentEvent:
+        if self._gen is None:
+            if self.closed:
+                raise StopIteration
+            self._gen = self._engine()
+        return next(self._gen)
+
+    def __enter__(self) -> EventSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the stream from any thread: a blocked read or a wait between attempts returns at
+        once and iteration stops. Safe to call more than once."""
+        self._closed.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # closing must never fail the caller
+                pass
+        gen = self._gen
+        if gen is not None and hasattr(gen, "close"):
+            try:
+                gen.close()
+            except ValueError:
+                pass  # the generator is running in another thread; the flag stops it there
+        self._release_transport()
+
+    cancel = close
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<EventSource {self.url} {state} last_event_id={self.last_event_id!r}>"
+
+    # -- the engine -----------------------------------------------------------------------------
+
+    def _engine(self) -> Iterator[ServerSentEvent]:
+        started = self._clock()
+        try:
+            while not self._closed.is_set():
+                retry_after: float | None = None
+                last_error: SansStreamError
+                try:
+                    response = self._connect()
+                    if response is None:
+                        return  # 204: the server asked us to stop
+                    yield from self._pump(response, started)
+                except _Closed:
+                    return
+                except HTTPStatusError as exc:
+                    if self._closed.is_set():
+                        return
+                    if not exc.retryable:
+                        raise
+                    retry_after = exc.retry_after
+                    last_error = exc
+                except (TransportError, StreamCancelled) as exc:
+                    if self._closed.is_set():
+                        return
+                    last_error = exc
+                except TotalTimeout:
+                    raise
+                except _RETRYABLE_TIMEOUTS as exc:
+                    if self._closed.is_set():
+                        return
+                    last_error = exc
+                else:
+                    last_error = TransportError(f"the server closed the event stream from {self.url}")
+                finally:
+                    self._drop_response()
+                wait = self._backoff.attempt_ended(server_retry_ms=self.retry, retry_after=retry_after)
+                if wait is None:
+                    attempts = self._backoff.failures
+                    raise TransportError(
+                        f"gave up on the event stream from {self.url} after {attempts} connection "
+                        f"attempt{'s' if attempts != 1 else ''} in a row delivered no new event "
+                        f"(last problem: {last_error}); raise ReconnectPolicy.max_attempts to keep "
+                        "trying longer"
+                    ) from last_error
+                total = self.timeouts.total
+                if total is not None and self._clock() + wait - started >= total:
+                    raise TotalTimeout(
+                        f"total timeout of {total:g}s: the event stream would only reconnect after "
+                        "it; raise Timeouts.total or pass None",
+                        limit=total,
+                        elapsed=self._clock() - started,
+                    )
+                if self._closed.wait(wait):
+                    return
+        finally:
+            self._finished = True
+            self._drop_response()
+            self._release_transport()
+
+    def _request(self) -> HTTPRequest:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self.headers}
+        if self.last_event_id:
+            # The header carries the ID's UTF-8 bytes; transports encode header text as Latin-1,
+            # so pass those bytes as one Latin-1 character each.
+            headers["Last-Event-ID"] = self.last_event_id.encode("utf-8").decode("latin-1")
+        else:
+            headers = {k: v for k, v in headers.items() if k.lower() != "last-event-id"}
+        return HTTPRequest(self.method, self.url, headers, self.body)
+
+    def _connect(self) -> TransportResponse | None:
+        t = self.timeouts
+        response = self._transport.open(
+            self._request(), connect_timeout=t.connect, first_byte_timeout=t.first_byte
+        )
+        with self._lock:
+            self._response = response
+        if self._closed.is_set():
+            raise _Closed
+        self.connections += 1
+        if self._on_connect is not None:
+            self._on_connect(response)
+        if response.status == 204:
+            # "HTTP 204 No Content ... must prevent the user agent from reconnecting"
+            return None
+        raise_for_status(response)
+        check_content_type(response, ("text/event-stream",))
+        return response
+
+    def _pump(self, response: TransportResponse, started: float) -> Iterator[ServerSentEvent]:
+        parser = SSEParser(max_event_size=self.max_event_size, last_event_id=self.last_event_id)
+        t = self.timeouts
+        last_event = self._clock()
+        while True:
+            event = parser.next_event()
+            if parser.retry is not None:  # set as soon as a valid retry: line was read
+                self.retry = parser.retry
+            if event is NEED_DATA:
+                try:
+                    data = self._read(response, started, last_event)
+                except SansStreamError:
+                    # The connection failed with every complete block processed: resume from
+                    # the ID the stream set last (ID-only blocks included, as browsers do).
+                    self.last_event_id = parser.last_event_id
+                    raise
+                parser.receive_data(data)
+                continue
+            if event is END:
+                self.last_event_id = parser.last_event_id
+                return
+            self.last_event_id = event.id
+            self._backoff.progress()
+            if t.idle is not None:
+                last_event = self._clock()
+            if self._closed.is_set():
+                raise _Closed
+            yield event
+
+    def _read(self, response: TransportResponse, started: float, last_event: float) -> bytes:
+        if self._closed.is_set():
+            raise _Closed
+        t = self.timeouts
+        now = self._clock()
+        limits: list[tuple[float, str, float]] = []
+        if t.read is not None:
+            limits.append((t.read, "read", t.read))
+        if t.idle is not None:
+            limits.append((last_event + t.idle - now, "idle", t.idle))
+        if t.total is not None:
+            limits.append((started + t.total - now, "total", t.total))
+        binding = min(limits) if limits else None
+        try:
+            if binding is not None and binding[0] <= 0:
+                raise ReadTimeout("deadline already passed")
+            return response.read(None if binding is None else binding[0])
+        except ReadTimeout:
+            if self._closed.is_set():
+                raise _Closed from None
+            assert binding is not None
+            _, kind, limit = binding
+            if kind == "total":
+                raise TotalTimeout(
+                    f"total timeout of {limit:g}s reached while reading the event stream from {self.url}",
+                    limit=limit,
+                    elapsed=self._clock() - started,
+                ) from None
+            if kind == "idle":
+                raise IdleTimeout(
+                    f"idle timeout: no event from {self.url} for {limit:g}s; reconnecting",
+                    limit=limit,
+                    elapsed=self._clock() - last_event,
+                ) from None
+            raise
+        except (StreamCancelled, TransportError):
+            if self._closed.is_set():
+                raise _Closed from None
+            raise
+
+    def _drop_response(self) -> None:
+        with self._lock:
+            response, self._response = self._response, None
+        if response is not None:
+            try:
+                response.close()
+            except Exception:
+                pass
+
+    def _release_transport(self) -> None:
+        if self._owns_transport:
+            self._owns_transport = False
+            try:
+                self._transport.close()
+            except Exception:
+                pass
+
+
+def connect_sse(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    transport: str | Transport | None = "requests",
+    last_event_id: str = "",
+    policy: ReconnectPolicy | None = None,
+    timeout: Timeouts | float | None = DEFAULT_SSE_TIMEOUTS,
+    method: str = "GET",
+    body: bytes | str | None = None,
+    max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+    **options: Any,
+) -> EventSource:
+    """Open ``url`` as an event stream with EventSource semantics; iterate the result for
+    ``ServerSentEvent``s.
+
+    Reconnects after a dropped connection or a network error, waiting the server's ``retry:``
+    time (or ``policy``'s backoff, with jitter) and sending ``Last-Event-ID``; stops on HTTP 204;
+    raises ``HTTPStatusError`` for statuses that should not be retried (408/409/425/429/5xx
+    are), and ``TransportError`` after ``policy.max_attempts`` attempts in a row without a new
+    event. ``transport`` is ``"requests"``, ``"h11"`` or a ``Transport`` object; ``timeout`` a
+    ``Timeouts`` or a number of seconds (connect, first byte and idle). ``on_connect`` (keyword)
+    is called with each response once its headers arrived.
+    """
+    unknown = set(options) - {"on_connect"}
+    if unknown:
+        raise LocalProtocolError(f"connect_sse got unexpected options: {', '.join(sorted(unknown))}")
+    return EventSource(
+        url,
+        headers=headers,
+        transport=transport,
+        last_event_id=last_event_id,
+        policy=policy,
+        timeout=timeout,
+        method=method,
+        body=body,
+        max_event_size=max_event_size,
+        on_connect=options.get("on_connect"),
+    )
