@@ -19,6 +19,7 @@ from ._base import FramingParser
 from ._eventstream import EventStreamParser
 from ._jsonarray import JSONArrayParser
 from ._ndjson import NDJSONParser
+from ._sse import SSEParser
 
 __all__ = ["make_parser", "iter_events", "FRAMINGS"]
 
@@ -45,9 +46,6 @@ def make_parser(framing: str, **opts: Any) -> FramingParser[WireEvent]:
     parser: object
     try:
         if framing == "sse":
-            # Imported here while the SSE module is still being written beside this one.
-            from ._sse import SSEParser
-
             parser = SSEParser(**opts)
         elif framing == "ndjson":
             parser = NDJSONParser(**opts)
