@@ -627,8 +627,13 @@ def sse_stream(
     sse = SSEEncoder()
     for item in _with_keepalives(items, keepalive, clock):
         if isinstance(item, _Keepalive):
-            events: list[Out] = [encoder.keepalive()]
-        elif isinstance(item, (ServerSentEvent, Comment, SSEField)):
+            ping = encoder.keepalive()
+            assert not isinstance(ping, JSONValue)
+            # A blank line after a keepalive comment, as servers usually write it: proxies that
+            # buffer until an event boundary pass it on at once (a no-op for SSE parsers).
+            yield sse.encode(ping) + (b"\n" if isinstance(ping, Comment) else b"")
+            continue
+        if isinstance(item, (ServerSentEvent, Comment, SSEField)):
             events = [item]
         elif _is_chunk(item):
             events = encoder.encode(item)
