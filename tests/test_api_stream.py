@@ -372,3 +372,19 @@ def test_a_registered_provider_and_a_provider_instance() -> None:
         unregister("shouting-slop")
     assert by_name.text == by_object.text == "AB"
     assert auths == ["Bearer k1", "Bearer k2"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cancel_while_waiting_for_the_response_headers(transport: str) -> None:
+    response = FixtureResponse(body=slop_events(["late"]), stall=10.0, stall_at="before-headers")
+    with FixtureServer(response) as server:
+        stream = _slop(server, transport=transport, timeout=None)
+        timer = threading.Timer(0.1, stream.cancel)
+        timer.start()
+        started = time.monotonic()
+        assert list(stream) == []
+        waited = time.monotonic() - started
+        timer.join()
+        assert len(server.requests) == 1
+    assert waited < 1.0  # released at once, not when the headers finally come
+    assert stream.cancelled

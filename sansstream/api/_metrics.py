@@ -23,7 +23,7 @@ from ..model._chunks import (
     Usage,
 )
 
-__all__ = ["Metrics", "MetricsRecorder", "is_content_chunk"]
+__all__ = ["Metrics", "MetricsRecorder"]
 
 
 def is_content_chunk(chunk: object) -> bool:

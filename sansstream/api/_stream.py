@@ -257,6 +257,26 @@ _TIMEOUT_ADVICE = {
 _EXHAUSTED: Any = object()
 
 
+def _close_quietly(response: TransportResponse) -> None:
+    try:
+        response.close()
+    except Exception:  # closing must never fail the canceller or hide the real error
+        pass
+
+
+class _PendingOpen:
+    """A ``transport.open`` running in a helper thread (see ``ChatStream._open_in_worker``)."""
+
+    __slots__ = ("abandoned", "error", "lock", "response", "wake")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()  # set when open finished, or by cancel()
+        self.response: TransportResponse | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False  # nobody waits any more: the worker closes what it gets
+
+
 class _Cancelled(Exception):
     """Internal: the stream was cancelled; unwinds the engine quietly."""
 
@@ -345,6 +365,7 @@ class ChatStream:
         self._attempts = 0
         self._items_out = 0  # items that came out of the source (retries stop after the first)
         self._sender: SendHandle | None = None  # set once send_to() owns the reading
+        self._pending_open: _PendingOpen | None = None  # an open() waiting for headers
 
     # -- public state ------------------------------------------------------------------------
 
@@ -523,11 +544,11 @@ class ChatStream:
         self._cancel_event.set()
         with self._lock:
             response = self._response
+            pending = self._pending_open
+        if pending is not None:
+            pending.wake.set()  # release a caller waiting for response headers
         if response is not None:
-            try:
-                response.close()
-            except Exception:  # closing must never fail the canceller
-                pass
+            _close_quietly(response)
 
     # -- send_to -------------------------------------------------------------------------------
 
@@ -813,7 +834,7 @@ class ChatStream:
             self.request, env=self._env, now=datetime.datetime.now(datetime.timezone.utc)
         )
         try:
-            response = self._transport.open(
+            response = self._open_in_worker(
                 request,
                 connect_timeout=connect,
                 first_byte_timeout=None if binding is None else binding[1],
@@ -846,14 +867,53 @@ class ChatStream:
             self._drop_response()
             raise
 
+    def _open_in_worker(self, request: HTTPRequest, **timeouts: float | None) -> TransportResponse:
+        """``transport.open`` in a helper thread, so that ``cancel()`` can release the caller
+        at once while the request waits for its headers: no transport can abort a pending
+        ``open`` (there is no response to close yet). An abandoned open closes its response
+        itself when it completes."""
+        pending = _PendingOpen()
+
+        def work() -> None:
+            try:
+                response = self._transport.open(request, **timeouts)
+            except BaseException as exc:
+                with pending.lock:
+                    pending.error = exc
+                pending.wake.set()
+                return
+            with pending.lock:
+                abandoned = pending.abandoned
+                if not abandoned:
+                    pending.response = response
+            if abandoned:
+                _close_quietly(response)
+            pending.wake.set()
+
+        with self._lock:
+            if self._cancel_event.is_set():
+                raise _Cancelled
+            self._pending_open = pending
+        threading.Thread(target=work, name=f"sansstream-open-{self.id[:8]}", daemon=True).start()
+        try:
+            pending.wake.wait()
+        finally:
+            with self._lock:
+                self._pending_open = None
+            with pending.lock:
+                if pending.response is None and pending.error is None:
+                    pending.abandoned = True  # cancelled (or interrupted) while waiting
+        if pending.error is not None:
+            raise pending.error
+        if pending.response is None:
+            raise _Cancelled
+        return pending.response
+
     def _drop_response(self) -> None:
         with self._lock:
             response, self._response = self._response, None
         if response is not None:
-            try:
-                response.close()
-            except Exception:
-                pass
+            _close_quietly(response)
 
     # -- endings -------------------------------------------------------------------------------
 
