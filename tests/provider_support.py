@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import pytest
 from support import FEEDS, provider_fixtures_dir
 
-from sansstream.model import Accumulator, ChatResult, Chunk, SansStreamError
+from sansstream.model import END, NEED_DATA, Accumulator, ChatResult, Chunk, SansStreamError
 from sansstream.providers import Provider, StreamDecoder, get
 
 __all__ = [
@@ -145,7 +145,10 @@ def decode_all(
     error: SansStreamError | None = None
     try:
         for piece in [*slices(data, feed_mode, seed), b""]:
-            chunks.extend(decoder.feed(piece))
+            decoder.receive_data(piece)
+            # next_chunk (not feed) so an error is raised exactly in place, never deferred.
+            while (chunk := decoder.next_chunk()) is not NEED_DATA and chunk is not END:
+                chunks.append(chunk)
     except SansStreamError as exc:
         error = exc
     result = decoder.result()

@@ -18,6 +18,9 @@ Error strategy, in stream order:
   ``IncompleteStreamError`` carrying the partial result, so truncation always looks the same
   (in strict and non-strict mode alike: a cut frame is never a complete stream). Earlier
   framing errors propagate unchanged.
+- SSE only: at end of input an event that lacks only its dispatching blank line (or the line
+  end of its last line) is still delivered, as the OpenAI and Anthropic SDKs do; if it was in
+  fact cut, its JSON does not parse and that is reported as truncation (see ``receive_data``).
 - After raising, the machine refuses further work and raises the same error again (h11 habit),
   so an error can never be skipped by calling again.
 """
@@ -121,6 +124,13 @@ class StreamDecoder:
             return
         if not data:
             self._input_ended = True
+            if self.framing == "sse" and self.bytes_received:
+                # A server (or a recording) that closes right after an event's last line, before
+                # the blank line that dispatches it: WHATWG parsers drop that event, the official
+                # SDKs keep it. Ending the last line and adding the blank line delivers it; an
+                # event cut inside its JSON then fails to parse, which (input having ended) is
+                # reported as truncation. After a proper blank line these are no-ops.
+                self._parser.receive_data(b"\n\n")
         self.bytes_received += len(data)
         self._parser.receive_data(data)
 
