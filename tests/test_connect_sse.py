@@ -116,6 +116,21 @@ def test_id_only_block_moves_the_resume_point(transport: str) -> None:
         assert [r.headers.get("last-event-id") for r in server.requests] == [None, "7", "8"]
 
 
+def test_non_ascii_id_is_sent_as_utf8() -> None:
+    # requests (http.client) writes header text as Latin-1, so the UTF-8 bytes go out unchanged.
+    # (The h11 transport currently writes header text as UTF-8, which would double-encode.)
+    responses = [
+        FixtureResponse(body="id: \u00e9\u20ac\ndata: a\n\n".encode(), framing="close"),
+        FixtureResponse(status=204, content_type=None, framing="content-length"),
+    ]
+    with FixtureServer(responses) as server:
+        events = list(connect_sse(server.url, transport="requests", policy=FAST))
+        assert [e.id for e in events] == ["\u00e9\u20ac"]
+        sent = server.requests[1].headers.get("last-event-id")
+        assert sent is not None
+        assert sent.encode("latin-1") == "\u00e9\u20ac".encode()
+
+
 def test_post_with_body() -> None:
     responses = [
         FixtureResponse(body=b"data: x\n\n", framing="close"),
@@ -339,6 +354,7 @@ def test_reconnect_delay_rules() -> None:
     assert reconnect_delay(p, 0, server_retry_ms=60_000) == 60.0  # the server's wish is kept
     assert reconnect_delay(p, 0, retry_after=7.0) == 7.0
     assert reconnect_delay(p, 10_000) == 10.0  # no overflow
+    assert reconnect_delay(p, 0, server_retry_ms=10**5000) == 10.0**12  # nor here
     assert reconnect_delay(ReconnectPolicy(initial_delay=0.0), 5) == 0.0
 
 

@@ -211,7 +211,8 @@ class EventSource:
                         limit=total,
                         elapsed=self._clock() - started,
                     )
-                if self._closed.wait(wait):
+                # Event.wait refuses timeouts past TIMEOUT_MAX (~49 days on some platforms).
+                if self._closed.wait(min(wait, threading.TIMEOUT_MAX)):
                     return
         finally:
             self._finished = True

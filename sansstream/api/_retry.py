@@ -26,6 +26,8 @@ from ..model._errors import ConfigurationError
 
 __all__ = ["ReconnectPolicy", "Backoff", "reconnect_delay"]
 
+_MAX_SERVER_RETRY_MS = 10**15  # keeps the float conversion finite for absurd retry: values
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReconnectPolicy:
@@ -78,7 +80,11 @@ def reconnect_delay(
     reconnection after a drop), ``server_retry_ms`` is the stream's ``retry:`` value,
     ``retry_after`` an HTTP ``Retry-After`` in seconds (a floor), ``rand`` a number in [0, 1).
     """
-    base = policy.initial_delay if server_retry_ms is None else server_retry_ms / 1000.0
+    if server_retry_ms is None:
+        base = policy.initial_delay
+    else:
+        # retry: may carry any number of digits; beyond ~30 000 years the value means "never".
+        base = min(server_retry_ms, _MAX_SERVER_RETRY_MS) / 1000.0
     # Bound the exponent: past ~1000 doublings the float overflows, and max_delay has long won.
     grown = base * policy.multiplier ** min(failures_before, 1000) if base else 0.0
     delay = max(base, min(policy.max_delay, grown))
