@@ -26,7 +26,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
@@ -50,7 +50,12 @@ that a stop or a disconnect is seen at once, long enough not to spin."""
 class FixtureResponse:
     """One canned response and the faults to inject while serving it.
 
-    - ``body``: bytes (or text, sent as UTF-8), or a list of slices sent one by one.
+    - ``body``: bytes (or text, sent as UTF-8), or a list of slices sent one by one, or any other
+      iterable of bytes (e.g. a generator), pulled lazily: each slice is sent as soon as the
+      iterable yields it, so a test can pace or synchronise the server with the client.
+      (``drip`` and exact cut/stall offsets need a list; with a lazy body they apply at slice
+      boundaries. A lazy body with Content-Length framing is collected first unless
+      ``content_length`` is given.)
     - ``drip``: re-cut the body into slices of at most this many bytes (slow-drip with ``delay``).
     - ``delay``: seconds to wait before every slice but the first.
     - ``framing``: ``"chunked"`` (one HTTP chunk per slice), ``"content-length"`` or ``"close"``
@@ -64,13 +69,17 @@ class FixtureResponse:
       While stalled after the headers, ``keepalive`` bytes are sent every ``keepalive_every``
       seconds (chunked or close framing, no gzip).
     - ``keep_alive``: serve further requests on the same connection (ignored for ``"close"``).
+    - ``drop_after``: close the connection after the response without having announced it (as
+      servers drop idle keep-alive connections).
+    - ``hangup``: close the connection instead of answering (after ``stall`` if
+      ``stall_at="before-headers"``); with ``reset``, an RST.
     """
 
-    body: bytes | str | Sequence[bytes] = b""
+    body: bytes | str | Iterable[bytes] = b""
     status: int = 200
     headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()
     content_type: str | None = "text/event-stream"
-    framing: Framing = "chunked"
+    framing: str = "chunked"  # one of Framing; checked at construction
     gzip: bool = False
     delay: float = 0.0
     drip: int | None = None
@@ -78,10 +87,12 @@ class FixtureResponse:
     cut_after: int | None = None
     reset: bool = False
     stall: float = 0.0
-    stall_at: StallPoint = "after-headers"
+    stall_at: str | int = "after-headers"  # a StallPoint; checked at construction
     keepalive: bytes | None = None
     keepalive_every: float = 0.1
     keep_alive: bool = True
+    drop_after: bool = False
+    hangup: bool = False
     reason: str | None = None
 
     def __post_init__(self) -> None:
@@ -89,8 +100,15 @@ class FixtureResponse:
             raise ValueError(f"framing must be chunked, content-length or close, not {self.framing!r}")
         if self.keepalive is not None and (self.gzip or self.framing == "content-length"):
             raise ValueError("keepalive bytes need chunked or close framing and no gzip")
+        if not isinstance(self.stall_at, int) and self.stall_at not in ("before-headers", "after-headers"):
+            raise ValueError(
+                f"stall_at must be 'before-headers', 'after-headers' or a body offset, not {self.stall_at!r}"
+            )
         if self.drip is not None and self.drip < 1:
             raise ValueError("drip must be at least 1 byte")
+
+    def is_lazy(self) -> bool:
+        return not isinstance(self.body, (str, bytes, bytearray, memoryview, list, tuple))
 
     def slices(self) -> list[bytes]:
         """The body as the list of slices that will be sent (before gzip and framing)."""
@@ -447,14 +465,26 @@ class FixtureServer:
         """Send one response; return whether the connection stays open for another request."""
         if r.stall and r.stall_at == "before-headers":
             self._wait(conn, r.stall)
-        slices = r.slices()
-        lengths = [len(s) for s in slices]  # body offsets count bytes before gzip
-        wire = slices
-        if r.gzip:
-            comp = zlib.compressobj(wbits=31)
-            wire = [comp.compress(s) + comp.flush(zlib.Z_SYNC_FLUSH) for s in slices]
-            wire.append(comp.flush(zlib.Z_FINISH))
-            lengths.append(0)
+        if r.hangup:
+            self._end(conn, r.reset)
+            return False
+        # a declared length must be known up front: collect a lazy body unless it was given
+        lazy = r.is_lazy() and (r.framing != "content-length" or r.content_length is not None)
+        source: Iterable[bytes] = r.body if lazy else r.slices()  # type: ignore[assignment]
+
+        def pieces() -> Iterator[tuple[bytes, int]]:
+            """(bytes on the wire, body bytes they carry): offsets count bytes before gzip."""
+            comp = zlib.compressobj(wbits=31) if r.gzip else None
+            for s in source:
+                data = bytes(s)
+                if comp is None:
+                    yield data, len(data)
+                else:  # each slice flushed, so it can be decoded as soon as it arrives
+                    yield comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH), len(data)
+            if comp is not None:
+                yield comp.flush(zlib.Z_FINISH), 0
+
+        wire = pieces() if lazy else list(pieces())
         keep = r.keep_alive and r.framing != "close"
         reason = r.reason if r.reason is not None else _reason(r.status)
         lines = [f"HTTP/1.1 {r.status} {reason}"]
@@ -463,7 +493,11 @@ class FixtureServer:
         if r.framing == "chunked":
             lines.append("Transfer-Encoding: chunked")
         elif r.framing == "content-length":
-            declared = r.content_length if r.content_length is not None else sum(len(w) for w in wire)
+            if r.content_length is not None:
+                declared = r.content_length
+            else:
+                assert isinstance(wire, list)
+                declared = sum(len(w) for w, _ in wire)
             lines.append(f"Content-Length: {declared}")
         if r.gzip:
             lines.append("Content-Encoding: gzip")
@@ -486,7 +520,7 @@ class FixtureServer:
         if r.stall and r.stall_at != "before-headers":
             stall_offset = 0 if r.stall_at == "after-headers" else int(r.stall_at)
         sent = 0
-        for i, (data, length) in enumerate(zip(wire, lengths, strict=True)):
+        for i, (data, length) in enumerate(wire):
             if stall_offset is not None and sent >= stall_offset:
                 stall_offset = None
                 self._wait(conn, r.stall, ping if r.keepalive else None, r.keepalive_every)
@@ -508,7 +542,7 @@ class FixtureServer:
         if r.reset:
             self._end(conn, reset=True)
             return False
-        if not keep:
+        if not keep or r.drop_after:
             self._end(conn, reset=False)
             return False
         return True

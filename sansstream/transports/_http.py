@@ -297,7 +297,7 @@ def raise_for_status(
     raise HTTPStatusError(
         message,
         status=status,
-        headers=dict(headers.items()),
+        headers=headers,
         body=body,
         provider_message=provider_message,
         retry_after=retry_after,

@@ -246,6 +246,8 @@ class _RequestsResponse:
                 self._sock.settimeout(timeout)
             data = self._raw.read1(READ_SIZE, decode_content=True)
             if not data:
+                if self._cancel_requested():
+                    raise self._cancelled()  # the EOF is our own shutdown, not the server's
                 self._eof = True
                 self._raw.release_conn()  # body read to its end: the connection may be reused
                 return b""
