@@ -15,14 +15,22 @@ Expected-file fields (schema ``bedrock-eventstream``) and what they are compared
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from provider_support import decode_fixture, feed_modes, fixture_cases, fixture_params, slices
 
-from sansstream.core import EventStreamParser
-from sansstream.model import Done, EventStreamMessage, IncompleteStreamError, ResponseStart
+from sansstream.core import EventStreamParser, encode_event_stream_message
+from sansstream.model import (
+    Done,
+    EventStreamMessage,
+    Finish,
+    IncompleteStreamError,
+    RemoteProtocolError,
+    ResponseStart,
+)
 from sansstream.providers import StreamDecoder, decode_stream
 from sansstream.providers._common import normalize_finish
 from sansstream.providers.bedrock import STOP_REASONS
@@ -111,3 +119,97 @@ def test_truncation_before_message_stop_is_incomplete(path: Path, expected: dict
     chunks = list(decode_stream("bedrock", [data[: ends[stop][0]]]))
     assert isinstance(chunks[-1], Done)
     assert not any(c.type == "usage" for c in chunks)
+
+
+# -- hand-written streams ------------------------------------------------------------------
+
+
+def _frame(event_type: str, payload: dict[str, Any]) -> bytes:
+    headers = [(":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")]
+    return encode_event_stream_message(headers, json.dumps({**payload, "p": "abcdefghijk"}).encode())
+
+
+def test_tool_call_without_input_and_citations() -> None:
+    data = b"".join(
+        [
+            _frame("messageStart", {"role": "assistant"}),
+            _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "See "}}),
+            _frame(
+                "contentBlockDelta",
+                {"contentBlockIndex": 0, "delta": {"citation": {"title": "doc", "location": {}}}},
+            ),
+            _frame("contentBlockStop", {"contentBlockIndex": 0}),
+            _frame(
+                "contentBlockStart",
+                {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t1", "name": "now"}}},
+            ),
+            _frame("contentBlockStop", {"contentBlockIndex": 1}),
+            _frame(
+                "contentBlockStart",
+                {"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "t2", "name": "add"}}},
+            ),
+            _frame(
+                "contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": '{"a": 1,'}}}
+            ),
+            _frame(
+                "contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": ' "b": 2}'}}}
+            ),
+            _frame("contentBlockStop", {"contentBlockIndex": 2}),
+            _frame("messageStop", {"stopReason": "tool_use"}),
+            _frame(
+                "metadata",
+                {
+                    "usage": {
+                        "inputTokens": 5,
+                        "outputTokens": 7,
+                        "totalTokens": 12,
+                        "cacheReadInputTokens": 2,
+                    },
+                    "metrics": {"latencyMs": 1},
+                },
+            ),
+        ]
+    )
+    machine = StreamDecoder("bedrock")
+    chunks = [*machine.feed(data), *machine.feed(b"")]
+    result = machine.result()
+    assert [(t.index, t.id, t.name, t.arguments, t.input) for t in result.tool_calls] == [
+        (0, "t1", "now", "{}", {}),
+        (1, "t2", "add", '{"a": 1, "b": 2}', {"a": 1, "b": 2}),
+    ]
+    assert [r.kind for r in result.tool_results] == ["citation"]
+    assert result.tool_results[0].content == {"title": "doc", "location": {}}
+    assert result.finish_reason == "tool_calls"
+    assert result.usage is not None
+    assert result.usage.cached_tokens == 2
+    assert isinstance(chunks[-1], Done)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("guardrail_intervened", "content_filter"),
+        ("content_filtered", "content_filter"),
+        ("something_new", "other"),
+    ],
+)
+def test_stop_reasons(raw: str, reason: str) -> None:
+    data = _frame("messageStart", {"role": "assistant"}) + _frame("messageStop", {"stopReason": raw})
+    chunks = list(decode_stream("bedrock", [data]))
+    finish = next(c for c in chunks if isinstance(c, Finish))
+    assert (finish.reason, finish.raw_reason) == (reason, raw)
+
+
+def test_unknown_frames_are_ignored_and_bad_json_is_a_protocol_error() -> None:
+    data = _frame("messageStart", {"role": "assistant"}) + _frame("someFutureEvent", {"x": 1})
+    data += _frame("messageStop", {"stopReason": "end_turn"})
+    assert isinstance(list(decode_stream("bedrock", [data]))[-1], Done)
+    bad = encode_event_stream_message(
+        [(":event-type", "contentBlockDelta"), (":message-type", "event")], b"{nope"
+    )
+    with pytest.raises(RemoteProtocolError, match="not valid JSON"):
+        list(decode_stream("bedrock", [_frame("messageStart", {}) + bad, b"more"]))
