@@ -17,6 +17,7 @@ Expected-file fields (schema ``ollama-ndjson``) and what they are compared with:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,75 @@ def test_cut_before_the_done_line_is_incomplete(path: Path, expected: dict[str, 
     assert info.value.partial is not None
     assert expected["text"].startswith(info.value.partial.text)
     assert not info.value.partial.done
+
+
+# -- hand-written /api/chat streams ----------------------------------------------------------
+
+
+def _lines(*values: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(v, separators=(",", ":")).encode() + b"\n" for v in values)
+
+
+def _chat(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "qwen3",
+        "created_at": "2025-01-01T00:00:00Z",
+        "message": {"role": "assistant", **message},
+        "done": False,
+        **extra,
+    }
+
+
+def test_chat_thinking_content_and_several_tool_calls() -> None:
+    data = _lines(
+        _chat({"content": "", "thinking": "Let me "}),
+        _chat({"content": "", "thinking": "think."}),
+        _chat({"content": "Calling tools."}),
+        _chat(
+            {
+                "content": "",
+                "tool_calls": [
+                    {"id": "call_abc", "function": {"index": 0, "name": "a", "arguments": {"x": 1}}},
+                    {"function": {"index": 1, "name": "b", "arguments": {}}},
+                ],
+            }
+        ),
+        {
+            **_chat({"content": ""}),
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": 10,
+            "eval_count": 20,
+            "eval_duration": 5,
+        },
+    )
+    decoded = decode_all("ollama", data, "bytewise")
+    assert decoded.error is None
+    result = decoded.result
+    assert (result.reasoning, result.text) == ("Let me think.", "Calling tools.")
+    assert [(t.index, t.id, t.name, t.arguments, t.input) for t in result.tool_calls] == [
+        (0, "call_abc", "a", '{"x":1}', {"x": 1}),
+        (1, "call_1", "b", "{}", {}),
+    ]
+    assert result.finish_reason == "tool_calls"
+    assert result.model == "qwen3"
+    assert result.usage is not None
+    assert result.usage.raw == {"prompt_eval_count": 10, "eval_count": 20, "eval_duration": 5}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"), [("stop", "stop"), ("length", "length"), ("load", "other"), ("unload", "other")]
+)
+def test_done_reasons(raw: str, reason: str) -> None:
+    data = _lines({**_chat({"content": "x"}), "done": True, "done_reason": raw})
+    result = decode_all("ollama", data).result
+    assert (result.finish_reason, result.raw_finish_reason) == (reason, raw)
+    assert result.done
+    assert result.usage is None  # no counts on the line: no usage invented
+
+
+def test_non_json_line_is_a_protocol_error() -> None:
+    decoded = decode_all("ollama", b'{"model":"m","response":"a","done":false}\nnot json\n')
+    assert decoded.error is not None
+    assert "JSON" in str(decoded.error)
+    assert decoded.result.text == "a"
