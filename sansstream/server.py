@@ -39,7 +39,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 from .model._chunks import (
@@ -111,24 +111,44 @@ def _error_fields(chunk: StreamError) -> dict[str, Any]:
 
 
 def chunk_to_slop(chunk: Chunk) -> dict[str, Any] | None:
-    """The SLOP JSON object for one chunk, or ``None`` for chunk kinds the protocol has no event
-    for (start, refusal as text aside, finish, usage, tool-call fragments)."""
+    """The SLOP JSON object for one chunk (the top-level form described in
+    ``sansstream.providers.slop``), or ``None`` for chunk kinds SLOP has no event for: tool-call
+    fragments (SLOP sends a tool call whole, at its end) and empty reasoning (signatures).
+
+    Start, usage and finish go out as SLOP's optional ``start`` / ``usage`` / ``finish`` events,
+    so a SLOP reader assembles the same result as a reader of the provider's own format.
+    """
     if isinstance(chunk, TextDelta):
         return {"type": "content", "content": chunk.text}
     if isinstance(chunk, RefusalDelta):
         return {"type": "content", "content": chunk.text}
     if isinstance(chunk, ReasoningDelta):
-        if not chunk.text:
-            return None
-        return {"type": "thinking", "content": chunk.text}
+        return {"type": "thinking", "content": chunk.text} if chunk.text else None
     if isinstance(chunk, ToolCallEnd):
-        return {"type": "tool_start", "id": chunk.id, "name": chunk.name, "input": chunk.input}
+        return {"type": "tool_start", "id": chunk.id, "name": chunk.name, "arguments": chunk.arguments}
     if isinstance(chunk, ToolResult):
+        if chunk.tool_call_id is None:  # the nested form: no top-level id to select the flat one
+            return {"type": "tool_result", "content": {"content": chunk.content}}
         return {"type": "tool_result", "id": chunk.tool_call_id, "content": chunk.content}
     if isinstance(chunk, StreamError):
-        return {"type": "error", **_error_fields(chunk)}
+        err = chunk.error
+        out: dict[str, Any] = {"type": "error", "message": err.message}
+        if err.type is not None:
+            out["error_type"] = err.type
+        if err.code is not None:
+            out["code"] = err.code
+        out["retryable"] = err.retryable
+        return out
     if isinstance(chunk, Done):
         return {"type": "done"}
+    if isinstance(chunk, ResponseStart):
+        return {"type": "start", "id": chunk.id, "model": chunk.model}
+    if isinstance(chunk, Usage):
+        fields = ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_tokens")
+        counts = {name: getattr(chunk, name) for name in fields if getattr(chunk, name) is not None}
+        return {"type": "usage", "content": counts}
+    if isinstance(chunk, Finish):
+        return {"type": "finish", "content": chunk.raw_reason or chunk.reason}
     return None
 
 
@@ -609,7 +629,7 @@ def sse_stream(
     model: str | None = None,
     id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The body of a ``text/event-stream`` response, as byte slices (one per event).
 
     Chunks are written in ``format``; ``ServerSentEvent``, ``Comment`` and ``SSEField`` items pass through
@@ -628,11 +648,11 @@ def sse_stream(
     for item in _with_keepalives(items, keepalive, clock):
         if isinstance(item, _Keepalive):
             ping = encoder.keepalive()
-            assert not isinstance(ping, JSONValue)
             # A blank line after a keepalive comment, as servers usually write it: proxies that
             # buffer until an event boundary pass it on at once (a no-op for SSE parsers).
-            yield sse.encode(ping) + (b"\n" if isinstance(ping, Comment) else b"")
+            yield _sse_bytes(sse, ping) + (b"\n" if isinstance(ping, Comment) else b"")
             continue
+        events: list[Out]
         if isinstance(item, (ServerSentEvent, Comment, SSEField)):
             events = [item]
         elif _is_chunk(item):
@@ -642,11 +662,16 @@ def sse_stream(
                 f"sse_stream() items must be chunks, ServerSentEvent or Comment, got {type(item).__name__}"
             )
         for event in events:
-            assert not isinstance(event, JSONValue)
-            yield sse.encode(event)
+            yield _sse_bytes(sse, event)
     for event in encoder.close(done=done):
-        assert not isinstance(event, JSONValue)
-        yield sse.encode(event)
+        yield _sse_bytes(sse, event)
+
+
+def _sse_bytes(sse: Any, event: Out) -> bytes:
+    if isinstance(event, JSONValue):  # pragma: no cover - SSE encoders never produce one
+        raise LocalProtocolError("an NDJSON value cannot be written to an SSE stream")
+    data: bytes = sse.encode(event)
+    return data
 
 
 def ndjson_stream(
@@ -658,7 +683,7 @@ def ndjson_stream(
     model: str | None = None,
     id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The body of an ``application/x-ndjson`` response, one line per slice.
 
     Chunks are written in ``format`` (``"slop"`` or ``"ollama"``); any other item is written as

@@ -310,10 +310,16 @@ def send_chunks(
 
 
 def serve_websocket(
-    sock: socket.socket, handler: Callable[[Any], Iterable[Chunk]], *, timeout: float | None = 30.0
+    sock: socket.socket,
+    handler: Callable[[Any], Iterable[Chunk]],
+    *,
+    timeout: float | None = 30.0,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> None:
     """Answer one accepted connection: accept the upgrade, read the request message (JSON),
-    send ``handler(request)``'s chunks, close. Closes ``sock``."""
+    send ``handler(request)``'s chunks, close. Closes ``sock``. If the handler raises, the
+    connection is closed with code 1011 and no ``done`` (the client reads a truncated stream),
+    and ``on_error`` is called with the exception."""
     wsp = _wsproto()
     events = wsp.events
     ws = wsp.WSConnection(wsp.ConnectionType.SERVER)
@@ -351,7 +357,17 @@ def serve_websocket(
                     sock.sendall(ws.send(event.response()))
                     return
             if got:
-                send_chunks(sock, ws, handler(request))
+                try:
+                    chunks = _lazy(handler, request)
+                    send_chunks(sock, ws, chunks)
+                except OSError:
+                    raise
+                except Exception as exc:
+                    # The handler failed mid-stream: close with 1011 (internal error) and no
+                    # ``done``, so the client sees a truncated stream rather than a complete one.
+                    if on_error is not None:
+                        on_error(exc)
+                    sock.sendall(ws.send(events.CloseConnection(code=1011, reason="handler failed")))
                 _drain_close(sock, ws)
                 return
             if not data:
@@ -360,6 +376,11 @@ def serve_websocket(
         return  # the client went away: nothing to answer
     finally:
         sock.close()
+
+
+def _lazy(handler: Callable[[Any], Iterable[Chunk]], request: Any) -> Iterator[Chunk]:
+    """The handler's chunks, pulled lazily so a failure mid-way surfaces while sending."""
+    yield from handler(request)
 
 
 def _drain_close(sock: socket.socket, ws: wsproto.WSConnection) -> None:
@@ -396,6 +417,8 @@ class WebSocketChunkServer:
         self.url = f"ws://{self.host}:{self.port}/"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.errors: list[Exception] = []
+        """Exceptions raised by the handler (each closed its connection with code 1011)."""
         self._acceptor = threading.Thread(target=self._accept_loop, name="sansstream-ws-accept", daemon=True)
         self._acceptor.start()
 
@@ -408,7 +431,11 @@ class WebSocketChunkServer:
             except OSError:
                 return
             worker = threading.Thread(
-                target=serve_websocket, args=(conn, self._handler), name="sansstream-ws-conn", daemon=True
+                target=serve_websocket,
+                args=(conn, self._handler),
+                kwargs={"on_error": self.errors.append},
+                name="sansstream-ws-conn",
+                daemon=True,
             )
             self._threads.append(worker)
             worker.start()

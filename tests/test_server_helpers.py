@@ -23,7 +23,6 @@ from sansstream.model import (
     IncompleteStreamError,
     LocalProtocolError,
     ProviderError,
-    ReasoningDelta,
     ResponseStart,
     ServerSentEvent,
     StreamError,
@@ -36,6 +35,7 @@ from sansstream.model import (
 from sansstream.providers import decode_stream
 from sansstream.server import (
     KEEPALIVE,
+    WireFormat,
     chunk_encoder,
     ndjson_stream,
     sse_stream,
@@ -43,12 +43,20 @@ from sansstream.server import (
 )
 from sansstream.testing import MODES, rechunk
 
-FORMATS = ["openai", "anthropic", "ollama"]
+FORMATS = ["slop", "slop-ndjson", "openai", "anthropic", "ollama"]
 
 
 def body_for(fmt: str, chunks: Iterable[Any], **kw: Any) -> bytes:
+    if fmt == "slop-ndjson":
+        return b"".join(ndjson_stream(chunks, format="slop", **kw))
     writer = ndjson_stream if fmt == "ollama" else sse_stream
-    return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[operator]
+    return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[arg-type]
+
+
+def decode(fmt: str, pieces: Iterable[bytes]) -> Iterator[Chunk]:
+    if fmt == "slop-ndjson":
+        return decode_stream("slop", pieces, framing="ndjson")
+    return decode_stream(fmt, pieces)
 
 
 def fold(chunks: Iterable[Chunk]) -> ChatResult:
@@ -79,7 +87,7 @@ def test_canned_reply_round_trips_through_each_provider_decoder(fmt: str, mode: 
     text = "Hello there!  Streaming,\nover several lines — with ünïcode. "
     source = list(stream_response(text, reasoning="First, think.", model="demo-1", input_tokens=9))
     body = body_for(fmt, source, model="demo-1")
-    decoded = list(decode_stream(fmt, rechunk(body, mode, seed=3)))
+    decoded = list(decode(fmt, rechunk(body, mode, seed=3)))  # type: ignore[arg-type]
     result = fold(decoded)
     assert result.text == text
     assert result.reasoning == "First, think."
@@ -97,10 +105,11 @@ def test_canned_reply_round_trips_through_each_provider_decoder(fmt: str, mode: 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_tool_call_round_trips(fmt: str) -> None:
-    result = fold(decode_stream(fmt, [body_for(fmt, TOOL_CHUNKS)]))
+    result = fold(decode(fmt, [body_for(fmt, TOOL_CHUNKS)]))
     assert result.text == "Let me check."
     assert [(t.name, t.input) for t in result.tool_calls] == [("get_weather", {"city": "Paris"})]
-    assert result.usage is not None and result.usage.output_tokens == 7
+    assert result.usage is not None
+    assert result.usage.output_tokens == 7
     if fmt != "ollama":  # Ollama has no call ids and reports tool calls with done_reason "stop"
         assert result.tool_calls[0].id == "call_1"
         assert result.finish_reason == "tool_calls"
@@ -112,7 +121,7 @@ def test_tool_call_sent_whole_when_no_fragments_were_seen() -> None:
         Finish(reason="tool_calls"),
     ]
     for fmt in ("openai", "anthropic"):
-        result = fold(decode_stream(fmt, [body_for(fmt, chunks)]))
+        result = fold(decode(fmt, [body_for(fmt, chunks)]))
         assert [(t.id, t.name, t.input) for t in result.tool_calls] == [("c9", "f", {"x": 1})]
 
 
@@ -124,22 +133,24 @@ def test_error_chunk_raises_provider_error_after_the_text(fmt: str) -> None:
     chunks: list[Chunk] = [ResponseStart(id="r", model="m"), TextDelta("partial "), StreamError(err)]
     body = body_for(fmt, chunks)
     seen: list[Chunk] = []
-    with pytest.raises(ProviderError) as info:
-        for chunk in decode_stream(fmt, rechunk(body, "bytewise")):
+    with pytest.raises(ProviderError) as info:  # noqa: PT012 - the loop is the point
+        for chunk in decode(fmt, rechunk(body, "bytewise")):
             seen.append(chunk)
     assert "overloaded" in info.value.message
     assert "".join(c.text for c in seen if isinstance(c, TextDelta)) == "partial "
     # The error ends the stream: no terminal marker is appended after it.
-    assert b"[DONE]" not in body and b"message_stop" not in body and b'"done":true' not in body
+    assert b"[DONE]" not in body
+    assert b"message_stop" not in body
+    assert b'"done":true' not in body
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_done_false_leaves_the_stream_unterminated(fmt: str) -> None:
     chunks = list(stream_response("cut short", done=False))
     with pytest.raises(IncompleteStreamError):
-        list(decode_stream(fmt, [body_for(fmt, chunks, done=False)]))
+        list(decode(fmt, [body_for(fmt, chunks, done=False)]))
     # ...and done=True (the default) adds the terminal marker the items lacked.
-    assert fold(decode_stream(fmt, [body_for(fmt, chunks)])).text == "cut short"
+    assert fold(decode(fmt, [body_for(fmt, chunks)])).text == "cut short"
 
 
 def test_chunks_after_the_end_are_refused() -> None:
@@ -174,7 +185,8 @@ def test_slop_sse_and_ndjson_framings_carry_the_same_objects() -> None:
     sse_objs = [e.json() for e in SSEParser().feed(b"".join(sse_stream(chunks)))]
     ndjson_objs = list(iter_ndjson(ndjson_stream(chunks)))
     assert sse_objs == ndjson_objs
-    assert [o["type"] for o in sse_objs] == ["thinking", "content", "content", "done"]
+    types = [o["type"] for o in sse_objs]
+    assert types == ["start", "thinking", "content", "content", "finish", "usage", "done"]
     assert "".join(o["content"] for o in sse_objs if o["type"] == "content") == "one two"
 
 
@@ -211,6 +223,7 @@ def test_keepalive_follows_the_injected_clock() -> None:
     quiet = b"".join(sse_stream(chunks, format="slop", keepalive=5, clock=ScriptedClock(0)))
     assert b"keepalive" not in quiet
     assert [e.json()["type"] for e in SSEParser().feed(body)] == ["content", "content", "done"]
+    assert fold(decode_stream("slop", [body])).text == "ab"
 
 
 def slow(items: list[Chunk], pause: float) -> Iterator[Chunk]:
@@ -286,7 +299,7 @@ def test_official_openai_and_anthropic_clients_read_our_streams() -> None:
     text = "Served by sansstream, read by the SDK."
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        fmt = "anthropic" if environ["PATH_INFO"].endswith("/messages") else "openai"
+        fmt: WireFormat = "anthropic" if environ["PATH_INFO"].endswith("/messages") else "openai"
         start_response("200 OK", [("Content-Type", "text/event-stream")])
         return sse_stream(stream_response(text, model="m", input_tokens=4), format=fmt)
 
@@ -303,7 +316,8 @@ def test_official_openai_and_anthropic_clients_read_our_streams() -> None:
                 pieces.append(chunk.choices[0].delta.content)
             usage = chunk.usage or usage
         assert "".join(pieces) == text
-        assert usage is not None and usage.prompt_tokens == 4
+        assert usage is not None
+        assert usage.prompt_tokens == 4
 
         an = anthropic.Anthropic(api_key="dummy", base_url=base, max_retries=0)
         with an.messages.stream(
