@@ -15,6 +15,7 @@ from sansstream.model import (
     ConfigurationError,
     HTTPStatusError,
     ServerSentEvent,
+    TotalTimeout,
     TransportError,
     UnexpectedContentTypeError,
 )
@@ -327,6 +328,36 @@ def test_break_and_close_in_the_same_thread() -> None:
         source.close()
         assert source.closed
         assert source.last_event_id == "3"
+
+
+def test_on_connect_sees_each_response_and_close_before_iterating() -> None:
+    statuses: list[int] = []
+    responses = [
+        FixtureResponse(body=b"busy", status=503, content_type="text/plain"),
+        FixtureResponse(body=b"data: a\n\n", framing="close"),
+        FixtureResponse(status=204, content_type=None, framing="content-length"),
+    ]
+    with FixtureServer(responses) as server:
+        source = connect_sse(server.url, policy=FAST, on_connect=lambda r: statuses.append(r.status))
+        assert [e.data for e in source] == ["a"]
+        assert statuses == [503, 200, 204]
+        unused = connect_sse(server.url, policy=FAST)
+        unused.close()
+        assert list(unused) == []
+        assert len(server.requests) == 3
+
+
+def test_total_timeout_ends_the_stream() -> None:
+    body = b"data: a\n\n"
+    with FixtureServer(FixtureResponse(body=body, stall=30.0, stall_at=len(body))) as server:
+        started = time.monotonic()
+        got: list[str] = []
+        source = connect_sse(server.url, timeout=Timeouts(connect=2, first_byte=2, total=0.3))
+        got.append(next(source).data)
+        with pytest.raises(TotalTimeout):
+            next(source)
+        assert got == ["a"]
+        assert 0.29 <= time.monotonic() - started < 2.3
 
 
 def test_bad_arguments() -> None:

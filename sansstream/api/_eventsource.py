@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping
 
 from ..core._sse import DEFAULT_MAX_EVENT_SIZE, SSEParser
 from ..model._errors import (
     ConfigurationError,
     HTTPStatusError,
     IdleTimeout,
-    LocalProtocolError,
     ReadTimeout,
     SansStreamError,
     StreamCancelled,
@@ -108,7 +106,7 @@ class EventSource:
         self._response: TransportResponse | None = None
         self._closed = threading.Event()
         self._finished = False
-        self._gen: Iterator[ServerSentEvent] | None = None
+        self._gen: Generator[ServerSentEvent, None, None] | None = None
         self._clock = time.monotonic
 
     # -- public surface -------------------------------------------------------------------------
@@ -145,12 +143,16 @@ class EventSource:
             except Exception:  # closing must never fail the caller
                 pass
         gen = self._gen
-        if gen is not None and hasattr(gen, "close"):
-            try:
-                gen.close()
-            except ValueError:
-                pass  # the generator is running in another thread; the flag stops it there
-        self._release_transport()
+        if gen is None:
+            self._finished = True
+            self._release_transport()
+            return
+        try:
+            gen.close()  # runs the engine's cleanup, which releases the transport
+        except ValueError:
+            # Running in another thread: the flag and the closed response stop it there, and
+            # its own cleanup releases the transport once it is no longer in use.
+            pass
 
     cancel = close
 
@@ -160,7 +162,7 @@ class EventSource:
 
     # -- the engine -----------------------------------------------------------------------------
 
-    def _engine(self) -> Iterator[ServerSentEvent]:
+    def _engine(self) -> Generator[ServerSentEvent, None, None]:
         started = self._clock()
         try:
             while not self._closed.is_set():
@@ -346,7 +348,7 @@ def connect_sse(
     method: str = "GET",
     body: bytes | str | None = None,
     max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
-    **options: Any,
+    on_connect: Callable[[TransportResponse], object] | None = None,
 ) -> EventSource:
     """Open ``url`` as an event stream with EventSource semantics; iterate the result for
     ``ServerSentEvent``s.
@@ -356,12 +358,10 @@ def connect_sse(
     raises ``HTTPStatusError`` for statuses that should not be retried (408/409/425/429/5xx
     are), and ``TransportError`` after ``policy.max_attempts`` attempts in a row without a new
     event. ``transport`` is ``"requests"``, ``"h11"`` or a ``Transport`` object; ``timeout`` a
-    ``Timeouts`` or a number of seconds (connect, first byte and idle). ``on_connect`` (keyword)
-    is called with each response once its headers arrived.
+    ``Timeouts`` or a number of seconds (connect, first byte and idle); ``max_event_size``
+    bounds one event (``EventTooLargeError``, not retried). ``on_connect`` is called with each
+    response once its headers arrived (status and headers are readable; do not read the body).
     """
-    unknown = set(options) - {"on_connect"}
-    if unknown:
-        raise LocalProtocolError(f"connect_sse got unexpected options: {', '.join(sorted(unknown))}")
     return EventSource(
         url,
         headers=headers,
@@ -372,5 +372,5 @@ def connect_sse(
         method=method,
         body=body,
         max_event_size=max_event_size,
-        on_connect=options.get("on_connect"),
+        on_connect=on_connect,
     )
