@@ -1,11 +1,34 @@
 """Testing kit: a loopback fixture server with fault injection, re-chunking helpers and
-hypothesis strategies, for sansstream's own tests and for users testing streaming code."""
+hypothesis strategies, for sansstream's own tests and for users testing streaming code.
+
+- ``FixtureServer`` / ``FixtureResponse``: a loopback HTTP server streaming canned responses,
+  with faults (cuts, stalls, drips, statuses); also the ``fixture_server`` pytest fixture of
+  ``sansstream.testing.pytest_plugin`` (``pytest -p sansstream.testing.pytest_plugin``, or
+  automatically once the package is installed with its ``pytest11`` entry point);
+- ``rechunk(data, "whole" | "bytewise" | "random" | size | sizes, seed=…)`` and ``at_offsets``:
+  cut bytes the way a network might;
+- hypothesis strategies ``sse_events()``, ``splits(data)``, ``sse_field_text()`` (hypothesis is
+  imported only when a strategy is called).
+
+Example::
+
+    from sansstream.core import SSEParser
+    from sansstream.testing import MODES, rechunk
+
+    for mode in MODES:
+        parser = SSEParser()
+        events = [e for piece in rechunk(wire, mode) for e in parser.feed(piece)]
+        assert events == expected
+"""
 
 from . import _rechunk as _rechunk_all
 from . import _server as _server_all
+from . import _strategies as _strategies_all
 from ._rechunk import *  # noqa: F403
 from ._server import *  # noqa: F403
+from ._strategies import *  # noqa: F403
 
 __all__: list[str] = []
 __all__ += _rechunk_all.__all__
 __all__ += _server_all.__all__
+__all__ += _strategies_all.__all__
