@@ -13,7 +13,9 @@ Decisions (documented for users in ``ChatStream``'s docstring):
 
 - ``cancel()`` ends iteration quietly (the ``for`` loop just stops); ``result()`` on a cancelled
   stream raises ``StreamCancelled`` (a partial result is never passed off as complete;
-  ``snapshot()`` gives it).
+  ``snapshot()`` gives it). It closes the response, which wakes a blocked ``read``; because no
+  transport can abort an ``open`` still waiting for headers, ``open`` runs in a short-lived
+  helper thread that the caller can walk away from (the helper closes whatever arrives late).
 - Iterating yields single chunks, always. Groups come from ``batches(n=, ms=)``;
   ``stream_chat(batch=, batch_ms=)`` sets its defaults and makes ``send_to`` deliver lists.
 - Retries happen only before the first chunk came out of the stream. After that an error is
