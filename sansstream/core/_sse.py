@@ -54,6 +54,8 @@ _UNLIMITED: Final = 1 << 62
 _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
 
 AnySSE = ServerSentEvent | Comment | SSEField
+# What receive_data() and feed() accept; anything but bytes is copied to bytes first.
+Buffer = bytes | bytearray | memoryview
 E = TypeVar("E", bound=AnySSE)
 
 
@@ -193,6 +195,11 @@ class SSEParser(Generic[E]):
         self._all_extra = all_extra
         # Slices received but not yet searched for line ends (receive_data only appends here).
         self._new: list[bytes] = []
+        # Their total size, how many of them receive_data already searched for a line end (only
+        # done near the size limit), and whether it found one.
+        self._new_len = 0
+        self._new_searched = 0
+        self._new_has_end = False
         # The unterminated line: bytes already searched and known to hold no CR or LF, so a long
         # line fed in small slices is searched once, not once per slice. It is the caller's own
         # bytes object while it came in one slice, a bytearray once it grows (amortised appends,
@@ -227,9 +234,11 @@ class SSEParser(Generic[E]):
 
     # -- public API ---------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: Buffer) -> None:
         """Buffer ``data``; ``b""`` marks the end of the stream. Never parses."""
         self._check_usable()
+        if type(data) is not bytes:
+            data = bytes(data)
         if self._ended:
             if data:
                 self._fail(
@@ -243,19 +252,26 @@ class SSEParser(Generic[E]):
             self._ended = True
             self._open = False
             return
-        size = self._size + len(self._tail) + len(data)
-        if (
-            size > self._limit
-            and not self._new
-            and not self._pending()
-            and data.find(b"\n") < 0
-            and data.find(b"\r") < 0
-        ):
-            # Everything held is one unterminated line, and these bytes would carry the block
-            # over the limit without ending it: refuse before holding the excess.
-            self._fail(self._too_large(size))
+        new = self._new
+        size = self._size + len(self._tail) + self._new_len + len(data)
+        if size > self._limit and not self._new_has_end and not self._pending():
+            # Over the limit unless a line ends somewhere in what is held: search the slices
+            # not searched yet (each at most once), then these bytes.
+            while self._new_searched < len(new):
+                chunk = new[self._new_searched]
+                self._new_searched += 1
+                if chunk.find(b"\n") >= 0 or chunk.find(b"\r") >= 0:
+                    self._new_has_end = True
+                    break
+            if not self._new_has_end:
+                if data.find(b"\n") < 0 and data.find(b"\r") < 0:
+                    # Everything held is one unterminated line and these bytes would carry the
+                    # block over the limit without ending it: refuse before holding the excess.
+                    self._fail(self._too_large(size))
+                self._new_has_end = True
         # Keep the caller's bytes object as it is (no copy); it is searched when events are asked for.
-        self._new.append(data if type(data) is bytes else bytes(data))
+        new.append(data)
+        self._new_len += len(data)
 
     def next_event(self) -> E | NeedData | EndOfStream:
         """Return the next event, ``NEED_DATA`` (feed more bytes) or ``END``."""
@@ -277,7 +293,7 @@ class SSEParser(Generic[E]):
             self._fail(error)
         return END if self._done else NEED_DATA
 
-    def feed(self, data: bytes) -> list[E]:
+    def feed(self, data: Buffer) -> list[E]:
         """``receive_data(data)`` and return every event now complete.
 
         If the bytes break a limit after some complete events, those events are returned and the
@@ -349,6 +365,8 @@ class SSEParser(Generic[E]):
         if new:
             data = new[0] if len(new) == 1 else b"".join(new)
             new.clear()
+            self._new_len = self._new_searched = 0
+            self._new_has_end = False
             self._take(data)
         if self._ended and self._pending_error is None:
             # "Once the end of the file is reached, any pending data must be discarded": the
