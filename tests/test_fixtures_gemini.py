@@ -302,3 +302,14 @@ def test_partial_args_assembly_is_linear() -> None:
 
     small, large = best(1_000), best(4_000)
     assert large / small < 10  # quadratic would be ~16
+
+
+def test_json_array_body_read_as_sse_still_decodes() -> None:
+    """A body without ``alt=sse`` (a JSON array) fed to the default SSE framing: the decoder
+    collects the non-SSE lines and decodes the array once it is complete."""
+    path = PATHS["json-array-thought-function-call.json"]
+    as_array = decode_all("gemini", path.read_bytes(), framing="json-array")
+    for feed_mode in ("whole", "bytewise", "random"):
+        as_sse = decode_all("gemini", path.read_bytes(), feed_mode)
+        assert as_sse.error is None
+        assert as_sse.result == as_array.result

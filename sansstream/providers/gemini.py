@@ -32,7 +32,8 @@ Mapping:
   ``promptFeedback.blockReason`` with no candidates → ``Finish("content_filter")``.
 * ``{"error": {code, message, status}}`` — as SSE data, a JSON-array element, or a bare JSON body
   that is not SSE (surfaced by the SSE parser as unknown-field lines, re-assembled here until the
-  braces balance) → ``StreamError``.
+  braces balance) → ``StreamError``. A whole JSON-array body read with SSE framing (a request
+  without ``alt=sse``) is decoded the same way, once its closing ``]`` arrived.
 
 Completeness: a ``finishReason`` (or a prompt block, or an error object) was seen. ``Done`` is
 emitted by ``finish()`` at the end of the bytes (not after an error), because the stream's only
@@ -57,7 +58,7 @@ from ..model._chunks import (
     ToolResult,
     Usage,
 )
-from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
 from ..model._events import JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
@@ -96,13 +97,11 @@ FINISH_REASONS: Mapping[str, str] = {
     "FINISH_REASON_UNSPECIFIED": "other",
 }
 
-# Part keys that describe a part rather than being its content.
-_PART_META = frozenset({"thought", "thoughtSignature", "partMetadata", "videoMetadata"})
 _RESULT_PARTS = ("executableCode", "codeExecutionResult", "toolCall", "toolResponse")
 
-# A bare (non-SSE) JSON error body is at most this many lines before we stop waiting for its
-# braces to balance; a real error object is a dozen lines.
-MAX_BARE_JSON_LINES = 10_000
+MAX_BARE_JSON_SIZE = 16 * 1024 * 1024
+"""Most characters of non-SSE JSON collected before its brackets must balance: the SSE parser's
+default event limit, since this JSON stands in for events (an error object is a few hundred)."""
 
 
 def _usage(meta: Mapping[str, Any]) -> Usage:
@@ -241,6 +240,7 @@ class GeminiDecoder(Decoder):
         self._done_sent = False
         self._bare: list[str] = []  # lines of a non-SSE JSON body, until its braces balance
         self._bare_depth = 0
+        self._bare_size = 0
 
     @property
     def complete(self) -> bool:
@@ -257,12 +257,7 @@ class GeminiDecoder(Decoder):
             return self._bare_line(event)
         else:
             return []
-        if isinstance(payload, list):  # a whole JSON array delivered as one value
-            out: list[Chunk] = []
-            for item in payload:
-                out.extend(self._response(item))
-            return out
-        return self._response(payload)
+        return self._responses(payload)
 
     def finish(self) -> list[Chunk]:
         if self._complete and not self._done_sent:
@@ -271,22 +266,39 @@ class GeminiDecoder(Decoder):
         return []
 
     def _bare_line(self, event: SSEField) -> list[Chunk]:
-        """A line that is not SSE: part of a JSON error body sent without ``data:`` (the
-        google-genai client accepts these too). Collect lines until braces balance."""
+        """A line that is not SSE: part of a JSON body sent without ``data:`` — an error object
+        (the google-genai client accepts these too) or, when the request lacked ``alt=sse``, the
+        whole JSON array (decoded once it is complete). Lines are collected until the brackets
+        balance, then parsed once."""
         # The SSE parser split the line at its first colon and dropped one space after it;
-        # whitespace does not matter to JSON, so a colon and a space restore it.
+        # in JSON that colon separates a key from its value, where a space is harmless.
         line = f"{event.name}: {event.value}" if event.value else event.name
-        if not self._bare and not line.lstrip().startswith("{"):
-            return []
+        if not self._bare and not line.lstrip().startswith(("{", "[")):
+            return []  # some other non-SSE line: SSE says to ignore it
         self._bare.append(line)
+        self._bare_size += len(line) + 1
         self._bare_depth += _brace_balance(line)
-        if self._bare_depth > 0 and len(self._bare) < MAX_BARE_JSON_LINES:
+        if self._bare_size > MAX_BARE_JSON_SIZE:
+            raise EventTooLargeError(
+                f"gemini: a non-SSE JSON body in the stream exceeds {MAX_BARE_JSON_SIZE} characters",
+                limit=MAX_BARE_JSON_SIZE,
+                size=self._bare_size,
+            )
+        if self._bare_depth > 0:
             return []
         text = "\n".join(self._bare)
         self._bare.clear()
-        self._bare_depth = 0
-        payload = load_json(text, "gemini: a non-SSE line in the stream")
-        return self._response(payload)
+        self._bare_depth = self._bare_size = 0
+        return self._responses(load_json(text, "gemini: a non-SSE JSON body in the stream"))
+
+    def _responses(self, payload: Any) -> list[Chunk]:
+        """One response object, or a whole array of them."""
+        if not isinstance(payload, list):
+            return self._response(payload)
+        out: list[Chunk] = []
+        for item in payload:
+            out.extend(self._response(item))
+        return out
 
     def _response(self, payload: Any) -> list[Chunk]:
         if not isinstance(payload, dict):
