@@ -83,15 +83,19 @@ def test_retried_attempts_add_up() -> None:
     rec = MetricsRecorder()
     rec.start(0.0)
     rec.attempt()
+    rec.headers(0.05)
     rec.progress(0.1, bytes_received=50, wire_events=2, keepalives=1)
     rec.attempt()
+    rec.headers(0.4)
     rec.progress(0.5, bytes_received=20, wire_events=1, keepalives=0)
     m = rec.snapshot(now=1.0)
     assert m.attempts == 2
     assert m.bytes_received == 70
     assert m.wire_events == 3
     assert m.keepalives == 1
-    assert m.time_to_first_event == pytest.approx(0.1)
+    # first byte / event are those of the response actually read, from the very start
+    assert m.time_to_first_byte == pytest.approx(0.4)
+    assert m.time_to_first_event == pytest.approx(0.5)
 
 
 def test_single_chunk_has_no_gap_and_no_rate() -> None:

@@ -108,8 +108,12 @@ class MetricsRecorder:
             self._start = t
 
     def attempt(self) -> None:
-        """A new request is being sent: running totals from the previous one become history."""
+        """A new request is being sent: running totals from the previous one become history,
+        and first byte / first event will be those of this attempt (the response that is
+        actually read; a failed attempt's 503 headers say nothing about the stream)."""
         self._attempts += 1
+        self._first_byte = None
+        self._first_event = None
         self._bytes_before += self._bytes
         self._events_before += self._wire_events
         self._keepalives_before += self._keepalives

@@ -928,9 +928,10 @@ class ChatStream:
         self._finish_up()
 
     def _finish_up(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:  # close() from another thread may race the engine's own ending
+            if self._closed:
+                return
+            self._closed = True
         self._finished = True
         self._drop_response()
         if self._owns_transport:
