@@ -112,6 +112,9 @@ class Provider(ABC):
     """Environment variable that overrides ``default_base_url`` (e.g. ``OLLAMA_HOST``)."""
     content_types: tuple[str, ...] = ("text/event-stream",)
     """Response content types that mean "this is the stream" (a 2xx with another is an error)."""
+    terminal_marker: str = ""
+    """How this provider's stream ends, in words (``"'data: [DONE]'"``), for the message of an
+    ``IncompleteStreamError``."""
 
     def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
         """Options taken from the environment (``api_key``, ``base_url``, region…), given the

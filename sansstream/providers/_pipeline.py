@@ -212,7 +212,7 @@ class StreamDecoder:
 
     def _check_complete(self) -> None:
         if self.strict and not self._decoder.complete:
-            marker = getattr(self.provider, "terminal_marker", "") or "its terminal marker"
+            marker = self.provider.terminal_marker or "its terminal marker"
             raise self._incomplete(
                 f"the {self.provider.name} stream ended without {marker}, so it was probably cut "
                 "off (connection dropped, proxy timeout); pass strict=False to accept servers "
