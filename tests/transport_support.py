@@ -16,7 +16,7 @@ from sansstream.transports import H11Transport, RequestsTransport, Transport, Tr
 ADAPTERS = ("requests", "h11")
 
 
-def make_transport(name: str, **kw: object) -> Transport:
+def make_transport(name: str, **kw: object) -> RequestsTransport | H11Transport:
     if name == "requests":
         return RequestsTransport(**kw)  # type: ignore[arg-type]
     return H11Transport(**kw)  # type: ignore[arg-type]

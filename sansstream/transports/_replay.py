@@ -21,7 +21,9 @@ File format (UTF-8 JSON lines, one object per line, diff-friendly)::
   and ``t``, when the headers arrived. If the request failed before any response, ``status`` is
   null and the end line carries the error.
 - Then one line per body slice, in order: ``t`` is seconds since the request was sent; the bytes
-  are ``data`` (when the slice is valid UTF-8 on its own) or ``b64`` (standard base64).
+  are ``data`` (when the slice is valid UTF-8 on its own) or ``b64`` (standard base64). U+2028,
+  U+2029 and U+0085 are written as ``\\u`` escapes, so no line splitter sees a break inside a
+  record.
 - The last line is the end: ``"end": "eof"`` (the body ended normally), ``"closed"`` (the reader
   stopped early) or ``"error"`` with ``"error": {"type": "TransportError", "message": "…"}``. A
   file without an end line was cut short (the process died while recording).
@@ -109,6 +111,19 @@ _CONTENT_TYPES = {
     ".bin": "application/vnd.amazon.eventstream",
     ".json": "application/json",
 }
+
+
+# Characters that some line splitters (str.splitlines, JavaScript) treat as line breaks; JSON
+# leaves them raw inside strings, so they are escaped to keep one record per line everywhere.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def _dumps(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS.items():
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
 
 
 # -------------------------------------------------------------------------------- redaction
@@ -232,7 +247,7 @@ class _Writer:
         with self._lock:
             if self._file is None:
                 return
-            self._file.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self._file.write(_dumps(obj) + "\n")
             self._file.flush()
 
     def slice(self, data: bytes) -> None:
@@ -486,20 +501,20 @@ def save_recording(recording: Recording, path: str | os.PathLike[str]) -> None:
         t=recording.t_headers,
     )
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(json.dumps(head, ensure_ascii=False) + "\n")
+        f.write(_dumps(head) + "\n")
         for s in recording.slices:
             entry: dict[str, Any] = {"t": s.t}
             try:
                 entry["data"] = s.data.decode("utf-8")
             except UnicodeDecodeError:
                 entry["b64"] = base64.b64encode(s.data).decode("ascii")
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            f.write(_dumps(entry) + "\n")
         if recording.end != "missing":
             last = recording.slices[-1].t if recording.slices else 0.0
             end: dict[str, Any] = {"t": last, "end": recording.end}
             if recording.error:
                 end["error"] = dict(recording.error)
-            f.write(json.dumps(end, ensure_ascii=False) + "\n")
+            f.write(_dumps(end) + "\n")
 
 
 # -------------------------------------------------------------------------------- replaying
