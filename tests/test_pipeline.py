@@ -190,6 +190,17 @@ def test_parser_options_reach_the_parser() -> None:
     assert len(list(decode_stream("openai", [big], max_event_size=100_000))) == 3
 
 
+def test_after_a_framing_error_input_is_dropped_and_the_error_repeats() -> None:
+    machine = StreamDecoder("openai", max_event_size=100)
+    with pytest.raises(EventTooLargeError) as info:
+        machine.feed(text("x" * 200))
+    machine.receive_data(b"more")
+    machine.receive_data(b"")
+    with pytest.raises(EventTooLargeError) as again:
+        machine.next_chunk()
+    assert again.value is info.value
+
+
 def test_provider_instance_and_name_are_interchangeable() -> None:
     provider = get("openai")
     machine = StreamDecoder(provider)

@@ -117,7 +117,11 @@ class StreamDecoder:
     # -- input ---------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
-        """Buffer bytes; ``b""`` marks the end of input. Never decodes anything itself."""
+        """Buffer bytes; ``b""`` marks the end of input. Never decodes anything itself.
+        After an error the bytes are dropped: ``next_chunk`` raises that error again."""
+        if self._error is not None:
+            self._input_ended = self._input_ended or not data
+            return
         if self._input_ended:
             if data:
                 raise LocalProtocolError('receive_data() called with data after the end of input (b"")')
