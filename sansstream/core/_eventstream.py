@@ -157,7 +157,7 @@ _INT_RANGES: Final = {
     HeaderType.LONG: (-(2**63), 2**63 - 1, ">q"),
     HeaderType.TIMESTAMP: (-(2**63), 2**63 - 1, ">q"),
 }
-_INT_WRAPPERS: Final[dict[HeaderType, type[int]]] = {
+_INT_WRAPPERS: Final[dict[int, type[int]]] = {
     HeaderType.BYTE: Int8,
     HeaderType.SHORT: Int16,
     HeaderType.INTEGER: int,
@@ -167,6 +167,11 @@ _INT_WRAPPERS: Final[dict[HeaderType, type[int]]] = {
 _INT_STRUCTS: Final[dict[int, struct.Struct]] = {
     kind: struct.Struct(fmt) for kind, (_, _, fmt) in _INT_RANGES.items()
 }
+_T_TRUE: Final = int(HeaderType.BOOL_TRUE)
+_T_FALSE: Final = int(HeaderType.BOOL_FALSE)
+_T_BYTES: Final = int(HeaderType.BYTE_ARRAY)
+_T_STRING: Final = int(HeaderType.STRING)
+_T_UUID: Final = int(HeaderType.UUID)
 _PRELUDE: Final = struct.Struct(">III")
 _U32: Final = struct.Struct(">I")
 _U16: Final = struct.Struct(">H")
@@ -268,7 +273,6 @@ class EventStreamParser:
         buf = self._buf
         total, headers_length, prelude_crc = _PRELUDE.unpack_from(buf, start)
         offset = self._dropped + start
-        excerpt = _hex(buf[start : start + _EXCERPT_BYTES])
         computed = zlib.crc32(buf[start : start + 8])
         problem = ""
         if computed != prelude_crc:
@@ -281,7 +285,8 @@ class EventStreamParser:
             problem = f"headers_length {headers_length} does not fit in total_length {total}"
         if problem:
             self._pending = RemoteProtocolError(
-                f"corrupt AWS event-stream frame at byte {offset}: {problem}; frame starts {excerpt}"
+                f"corrupt AWS event-stream frame at byte {offset}: {problem}; "
+                f"frame starts {_hex(buf[start : start + _EXCERPT_BYTES])}"
             )
         elif self._max is not None and total > self._max:
             self._pending = EventTooLargeError(
@@ -327,66 +332,68 @@ class EventStreamParser:
     def _decode_headers(self, frame: bytes, end: int, offset: int) -> dict[str, HeaderValue]:
         headers: dict[str, HeaderValue] = {}
         pos = PRELUDE_LENGTH
-        view = memoryview(frame)
         while pos < end:
             at = pos
-
-            def bad(problem: str, at: int = at) -> NoReturn:
-                self._fail(
-                    RemoteProtocolError(
-                        f"corrupt AWS event-stream frame at byte {offset}: header at frame byte "
-                        f"{at}: {problem}; header bytes {_hex(frame[at:end])}"
-                    )
-                )
-
             name_len = frame[pos]
             pos += 1
             if pos + name_len + 1 > end:
-                bad(f"name of {name_len} bytes runs past the headers block")
+                self._bad_header(frame, offset, at, end, f"name of {name_len} bytes runs past the block")
             try:
-                name = str(view[pos : pos + name_len], "utf-8")
+                name = frame[pos : pos + name_len].decode("utf-8")
             except UnicodeDecodeError:
-                bad("name is not valid UTF-8")
+                self._bad_header(frame, offset, at, end, "name is not valid UTF-8")
             pos += name_len
             kind = frame[pos]
             pos += 1
             value: HeaderValue
-            if kind == HeaderType.BOOL_TRUE:
-                value = True
-            elif kind == HeaderType.BOOL_FALSE:
-                value = False
-            elif kind in _INT_RANGES:
-                fmt = _INT_STRUCTS[kind]
-                if pos + fmt.size > end:
-                    bad(f"{HeaderType(kind).name.lower()} value runs past the headers block")
-                (number,) = fmt.unpack_from(frame, pos)
-                pos += fmt.size
-                value = _INT_WRAPPERS[HeaderType(kind)](number)
-            elif kind in (HeaderType.BYTE_ARRAY, HeaderType.STRING):
+            # Plain int comparisons, most frequent type first: this loop runs for every header.
+            if kind in (_T_STRING, _T_BYTES):
                 if pos + 2 > end:
-                    bad("value length runs past the headers block")
-                (length,) = _U16.unpack_from(frame, pos)
+                    self._bad_header(frame, offset, at, end, "value length runs past the block")
+                length = (frame[pos] << 8) | frame[pos + 1]
                 pos += 2
                 if pos + length > end:
-                    bad(f"value of {length} bytes runs past the headers block")
+                    self._bad_header(frame, offset, at, end, f"value of {length} bytes runs past the block")
                 raw = frame[pos : pos + length]
                 pos += length
-                if kind == HeaderType.BYTE_ARRAY:
+                if kind == _T_BYTES:
                     value = raw
                 else:
                     try:
                         value = raw.decode("utf-8")
                     except UnicodeDecodeError:
-                        bad(f"string value of {name!r} is not valid UTF-8")
-            elif kind == HeaderType.UUID:
+                        problem = f"string value of {name!r} is not valid UTF-8"
+                        self._bad_header(frame, offset, at, end, problem)
+            elif kind == _T_TRUE:
+                value = True
+            elif kind == _T_FALSE:
+                value = False
+            elif kind in _INT_STRUCTS:
+                fmt = _INT_STRUCTS[kind]
+                if pos + fmt.size > end:
+                    what = HeaderType(kind).name.lower()
+                    self._bad_header(frame, offset, at, end, f"{what} value runs past the block")
+                (number,) = fmt.unpack_from(frame, pos)
+                pos += fmt.size
+                value = _INT_WRAPPERS[kind](number)
+            elif kind == _T_UUID:
                 if pos + 16 > end:
-                    bad("uuid value runs past the headers block")
+                    self._bad_header(frame, offset, at, end, "uuid value runs past the block")
                 value = UUIDValue(frame[pos : pos + 16])
                 pos += 16
             else:
-                bad(f"unknown value type {kind} for header {name!r} (valid types are 0-9)")
+                problem = f"unknown value type {kind} for header {name!r} (valid types are 0-9)"
+                self._bad_header(frame, offset, at, end, problem)
             headers[name] = value
         return headers
+
+    def _bad_header(self, frame: bytes, offset: int, at: int, end: int, problem: str) -> NoReturn:
+        self._fail(
+            RemoteProtocolError(
+                f"corrupt AWS event-stream frame at byte {offset}: header at frame byte {at}: "
+                f"{problem}; header bytes {_hex(frame[at:end])}"
+            )
+        )
 
     def _drop_buffer(self) -> None:
         self._dropped += len(self._buf)
