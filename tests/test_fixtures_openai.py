@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from provider_support import decode_all, decode_fixture, feed_modes, fixture_params
 
-from sansstream.model import ChatResult, ProviderError, StreamError, TextDelta
+from sansstream.model import ChatResult, Finish, ProviderError, StreamError, TextDelta
 from sansstream.providers import StreamDecoder, decode_stream
 from sansstream.providers._common import normalize_finish
 from sansstream.providers.openai import FINISH_MAP
@@ -84,6 +84,8 @@ def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_
     assert [e.message for e in decoded.result.errors] == [error_message(e) for e in expected["errors"]]
     assert decoded.result.done == expected["done_marker"]
     assert sum(isinstance(c, StreamError) for c in decoded.chunks) == len(expected["errors"])
+    finishes = [c.choice for c in decoded.chunks if isinstance(c, Finish)]
+    assert sorted(finishes) == sorted(ch["index"] for ch in expected["choices"] if ch["finish_reason"])
 
 
 @pytest.mark.parametrize(("path", "expected"), CASES)

@@ -89,6 +89,7 @@ class OpenAIDecoder(Decoder):
         self._started = False  # ResponseStart was emitted
         self._done = False  # [DONE] seen
         self._errored = False  # an in-band error ended the stream
+        self._finish_reasons: dict[int, str] = {}  # choice -> last finish_reason emitted
 
     @property
     def complete(self) -> bool:
@@ -201,7 +202,9 @@ class OpenAIDecoder(Decoder):
             if isinstance(tool_calls, list):
                 out.extend(self._tool_calls(tool_calls, c))
         reason = choice.get("finish_reason")
-        if isinstance(reason, str) and reason:
+        if isinstance(reason, str) and reason and self._finish_reasons.get(c) != reason:
+            # OpenRouter repeats the finish_reason on later chunks: one Finish per change.
+            self._finish_reasons[c] = reason
             out.extend(self._tools.end_all(choice=c))
             out.append(
                 Finish(reason=normalize_finish(reason, FINISH_MAP), raw_reason=reason, choice=c, raw=choice)
