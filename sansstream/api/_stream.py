@@ -332,7 +332,8 @@ class ChatStream:
             raise ConfigurationError(f"batch_ms must be >= 0 milliseconds, not {batch_ms}")
         self.id = uuid.uuid4().hex
         self.provider = provider
-        self.request = request
+        # kept private: its headers hold the API key, and a dataclass repr would show it
+        self._request = request
         self.timeouts = timeouts
         self.strict = strict
         self.raise_errors = raise_errors
@@ -384,6 +385,11 @@ class ChatStream:
     def finish_reason(self) -> str | None:
         """Choice 0's normalised finish reason once seen, else ``None``."""
         return self._accumulator.result().finish_reason
+
+    @property
+    def url(self) -> str:
+        """Where the request goes (the API key is never part of it: it travels in a header)."""
+        return self._request.url
 
     @property
     def cancelled(self) -> bool:
@@ -833,7 +839,7 @@ class ChatStream:
         if connect is not None and connect <= 0:
             raise self._timeout_error("total", t.total or 0.0, now - start)
         request = self.provider.sign(
-            self.request, env=self._env, now=datetime.datetime.now(datetime.timezone.utc)
+            self._request, env=self._env, now=datetime.datetime.now(datetime.timezone.utc)
         )
         try:
             response = self._open_in_worker(
@@ -1001,9 +1007,11 @@ def stream_chat(
     - ``retry``: a ``RetryPolicy`` for failures before the first chunk (default
       ``RetryPolicy()``: 3 attempts); ``None`` or ``NO_RETRY`` to send once.
     - ``record``: write the response bytes (with timing) to this fixture file, secrets redacted.
-    - hooks: ``on_chunk(chunk)``, ``on_error(exc)`` (before the error propagates),
-      ``on_metrics(metrics)`` (once, at the end), ``transform(chunk) -> chunk | None`` (rewrite
-      or drop), ``validate(chunk)`` (raise to reject: ``ChunkValidationError``);
+    - hooks, per chunk in this order: ``transform(chunk) -> chunk | None`` (rewrite, or drop:
+      later hooks and the caller never see it), ``validate(chunk)`` (raise to reject:
+      ``ChunkValidationError``, chained from your exception), ``on_chunk(chunk)``, then the
+      chunk is yielded. ``on_error(exc)`` (before the error propagates),
+      ``on_metrics(metrics)`` (once, at the end, whatever the outcome);
       ``batch`` / ``batch_ms``: defaults for ``batches()``, and ``send_to`` delivers lists.
     - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
       to the provider's ``build_request``.
