@@ -41,6 +41,7 @@ from sansstream.model import (
     Done,
     Finish,
     IncompleteStreamError,
+    RemoteProtocolError,
     ResponseStart,
     ToolCallEnd,
     ToolCallStart,
@@ -313,3 +314,17 @@ def test_json_array_body_read_as_sse_still_decodes() -> None:
         as_sse = decode_all("gemini", path.read_bytes(), feed_mode)
         assert as_sse.error is None
         assert as_sse.result == as_array.result
+
+
+@pytest.mark.parametrize("path", ["$" + ".a" * 65, "$.a[99999999999]", "a.b", "$.a[x]"])
+def test_bad_partial_args_paths_are_protocol_errors(path: str) -> None:
+    data = _sse(
+        {"candidates": [_candidate([{"functionCall": {"name": "f", "willContinue": True}}])]},
+        {
+            "candidates": [
+                _candidate([{"functionCall": {"partialArgs": [{"jsonPath": path, "numberValue": 1}]}}])
+            ]
+        },
+    )
+    with pytest.raises(RemoteProtocolError):
+        list(decode_stream("gemini", [data]))

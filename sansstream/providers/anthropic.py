@@ -326,7 +326,7 @@ class AnthropicDecoder(Decoder):
                 arguments = "{}"  # only "" was sent: a call without arguments
             try:
                 parsed: Any = json.loads(arguments)
-            except ValueError:
+            except (ValueError, RecursionError):  # invalid, or nested deeper than json can go
                 parsed = None  # kept as sent; ToolCallEnd documents input=None for invalid JSON
             return [
                 ToolCallEnd(

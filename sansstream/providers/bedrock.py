@@ -265,7 +265,7 @@ class BedrockDecoder(Decoder):
         kind = _header_str(event, ":exception-type") or "exception"
         try:
             body = json.loads(event.payload) if event.payload else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {"message": event.payload.decode("utf-8", "replace")}
         message = None
         if isinstance(body, dict):

@@ -118,6 +118,13 @@ def _usage(meta: Mapping[str, Any]) -> Usage:
     )
 
 
+MAX_PATH_DEPTH = 64
+"""Deepest ``partialArgs`` path accepted: far beyond real tool schemas, well within what ``json``
+can serialise (a deeper path is a ``RemoteProtocolError``, never a RecursionError)."""
+MAX_INDEX_GAP = 1024
+"""Largest jump past the end of an array a path may make (``$.a[5]`` after ``$.a[1]`` pads the
+gap with nulls); a huge index must not make us allocate a huge list."""
+
 _PATH_TOKEN = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[(['\"])(.*?)\3\]")
 
 
@@ -133,6 +140,8 @@ def _json_path(path: str) -> list[str | int]:
             raise RemoteProtocolError(f"gemini: cannot read partialArgs jsonPath {path!r}")
         name, number, _, quoted = match.groups()
         steps.append(int(number) if number is not None else (name if name is not None else quoted))
+        if len(steps) > MAX_PATH_DEPTH:
+            raise RemoteProtocolError(f"gemini: partialArgs jsonPath is deeper than {MAX_PATH_DEPTH} steps")
         pos = match.end()
     return steps
 
@@ -204,6 +213,8 @@ def _assign(node: Any, step: str | int, value: Any) -> None:
     if isinstance(node, dict) and isinstance(step, str):
         node[step] = value
     elif isinstance(node, list) and isinstance(step, int):
+        if step - len(node) > MAX_INDEX_GAP:
+            raise RemoteProtocolError(f"gemini: partialArgs index [{step}] is far past the end of its array")
         while len(node) <= step:
             node.append(None)
         node[step] = value
