@@ -49,7 +49,7 @@ EndOfStream = Literal[Sentinel.END]
 def _loads(text: str | bytes, what: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         excerpt = shown if len(shown) <= 80 else shown[:77] + "..."
         raise RemoteProtocolError(f"{what} is not valid JSON ({exc}): {excerpt!r}") from None

@@ -295,7 +295,7 @@ def load_json(text: str | bytes, what: str) -> Any:
     """``json.loads`` with a ``RemoteProtocolError`` naming what was not JSON."""
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         excerpt = shown if len(shown) <= 80 else shown[:77] + "..."
         raise RemoteProtocolError(
@@ -349,7 +349,7 @@ def arguments_object(arguments: Any) -> Any:
             return {}
         try:
             return json.loads(arguments)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise LocalProtocolError(f"tool-call arguments are not valid JSON: {arguments[:80]!r}") from None
     return arguments
 
