@@ -334,7 +334,9 @@ class FixtureServer:
                     self.requests.append(request)
                     self._request_seen.notify_all()
                 response = self._respond_to(request)
-                if not self._send_response(conn, response):
+                # the client may ask to close after this exchange (or speak HTTP/1.0)
+                client_close = "close" in request.headers.get("connection", "").lower()
+                if not self._send_response(conn, response, client_close):
                     return
         except (_Disconnected, OSError):
             return
@@ -461,7 +463,7 @@ class FixtureServer:
         # the client already sent more (a pipelined request): keep waiting without spinning
         self._stop.wait(timeout)
 
-    def _send_response(self, conn: _Conn, r: FixtureResponse) -> bool:
+    def _send_response(self, conn: _Conn, r: FixtureResponse, client_close: bool = False) -> bool:
         """Send one response; return whether the connection stays open for another request."""
         if r.stall and r.stall_at == "before-headers":
             self._wait(conn, r.stall)
@@ -485,7 +487,7 @@ class FixtureServer:
                 yield comp.flush(zlib.Z_FINISH), 0
 
         wire = pieces() if lazy else list(pieces())
-        keep = r.keep_alive and r.framing != "close"
+        keep = r.keep_alive and r.framing != "close" and not client_close
         reason = r.reason if r.reason is not None else _reason(r.status)
         lines = [f"HTTP/1.1 {r.status} {reason}"]
         if r.content_type is not None:
