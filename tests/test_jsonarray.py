@@ -64,16 +64,21 @@ CASES: list[tuple[str, bytes, list[Any], type[Exception] | None, str]] = [
     ("empty array", b"[]", [], None, ""),
     ("empty array with spaces", b" \r\n[ \n ] \n", [], None, ""),
     ("objects", b'[{"a":1}\n,\r\n{"b":[2,{"c":3}]}\n]', [{"a": 1}, {"b": [2, {"c": 3}]}], None, ""),
-    ("scalars", b"[1, -2.5e3 ,true,false , null,\"s\"]", [1, -2500.0, True, False, None, "s"], None, ""),
+    ("scalars", b'[1, -2.5e3 ,true,false , null,"s"]', [1, -2500.0, True, False, None, "s"], None, ""),
     ("nested arrays", b"[[1,[2]],[],[[]]]", [[1, [2]], [], [[]]], None, ""),
     ("brackets in strings", b'[{"x":"}]{["}, "]\\"", "\\\\"]', [{"x": "}]{["}, ']"', "\\"], None, ""),
     ("escaped backslash then quote", b'["a\\\\\\\\", "b"]', ["a\\\\", "b"], None, ""),
     ("unicode", '[{"t":"h\u00e9 \U0001f600"}]'.encode(), [{"t": "h\u00e9 \U0001f600"}], None, ""),
     ("invalid utf-8 replaced", b'["a\xffb"]', ["a\ufffdb"], None, ""),
-    ("bom", b'\xef\xbb\xbf[1]', [1], None, ""),
+    ("bom", b"\xef\xbb\xbf[1]", [1], None, ""),
     ("trailing whitespace", b"[1]\r\n\n  ", [1], None, ""),
-    ("error object body", b'{"error": {"code": 400, "status": "INVALID_ARGUMENT"}}\n',
-     [{"error": {"code": 400, "status": "INVALID_ARGUMENT"}}], None, ""),
+    (
+        "error object body",
+        b'{"error": {"code": 400, "status": "INVALID_ARGUMENT"}}\n',
+        [{"error": {"code": 400, "status": "INVALID_ARGUMENT"}}],
+        None,
+        "",
+    ),
     ("text after the array", b"[1]\n[2]", [1], RemoteProtocolError, "after the JSON array"),
     ("text after the object", b'{"a":1} x', [{"a": 1}], RemoteProtocolError, "after the JSON object"),
     ("trailing comma", b"[1,]", [1], RemoteProtocolError, "expected an array element"),
@@ -131,7 +136,7 @@ def test_element_is_available_as_soon_as_it_closes() -> None:
     parser = JSONArrayParser()
     assert parser.feed(b'[{"a":') == []
     assert parser.next_event() is NEED_DATA
-    assert [e.value for e in parser.feed(b'1}')] == [{"a": 1}]
+    assert [e.value for e in parser.feed(b"1}")] == [{"a": 1}]
     assert parser.feed(b"\n,") == []
     assert [e.value for e in parser.feed(b'"s"')] == ["s"]
     assert parser.feed(b",12") == []  # a number may go on: it ends at ',' ']' or whitespace

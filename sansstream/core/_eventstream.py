@@ -438,10 +438,7 @@ def iter_event_stream(chunks: Iterable[bytes], **opts: Any) -> Iterator[EventStr
         yield event
 
 
-HeaderInput = (
-    Mapping[str, Any]
-    | Sequence[tuple[str, Any] | tuple[str, Any, "HeaderType | int | str | None"]]
-)
+HeaderInput = Mapping[str, Any] | Sequence[tuple[str, Any] | tuple[str, Any, "HeaderType | int | str | None"]]
 """Headers for the encoder: a mapping, or (name, value) / (name, value, type) pairs in order."""
 
 
