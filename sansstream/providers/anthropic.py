@@ -14,8 +14,8 @@ merged ``Usage`` is emitted every time it changes, because the accumulator keeps
 Where things go:
 
 * ``text`` blocks → ``TextDelta``; ``citations_delta`` → ``ToolResult(kind="citation",
-  content=<citation object>, index=<content block index>)`` so citations reach
-  ``ChatResult.tool_results``.
+  content=<citation object>)`` so citations reach ``ChatResult.tool_results`` (the citation
+  arrives just before the text it supports; ``raw`` is the delta event, with the block index).
 * ``thinking`` → ``ReasoningDelta`` (text, then the ``signature``), one ``block`` number per
   thinking / redacted-thinking content block; ``redacted_thinking`` → ``ReasoningDelta(redacted=True,
   data=...)``.
@@ -303,7 +303,6 @@ class AnthropicDecoder(Decoder):
                     tool_call_id=None,
                     kind="citation",
                     content=delta.get("citation"),
-                    index=index,
                     raw=payload,
                 )
             ]

@@ -213,9 +213,7 @@ class BedrockDecoder(Decoder):
             return out
         citation = delta.get("citation")
         if citation is not None:
-            return [
-                ToolResult(tool_call_id=None, kind="citation", content=citation, index=index, raw=payload)
-            ]
+            return [ToolResult(tool_call_id=None, kind="citation", content=citation, raw=payload)]
         return []
 
     def _block_stop(self, payload: dict[str, Any]) -> list[Chunk]:
