@@ -445,3 +445,23 @@ def test_headers_are_case_insensitive_and_keep_repeats() -> None:
     assert "x" not in h
     assert h.get("missing") is None
     assert dict(Headers({"A": "1"})) == {"A": "1"}
+
+
+def test_repeated_response_headers_are_kept(transport: Transport) -> None:
+    response = FixtureResponse(body=BODY, headers=[("X-A", "1"), ("x-a", "2"), ("Retry-After", "5")])
+    with FixtureServer(response) as server:
+        r = open_url(transport, server.url)
+        read_all(r)
+    assert isinstance(r.headers, Headers)
+    assert r.headers.get_list("X-A") == ["1", "2"]
+    assert r.headers["x-a"] == "1, 2"
+    assert r.headers["RETRY-AFTER"] == "5"
+
+
+def test_content_type_check_leaves_error_statuses_alone(transport: Transport) -> None:
+    response = FixtureResponse(body=b"<h1>nope</h1>", status=404, content_type="text/html")
+    with FixtureServer(response) as server:
+        r = open_url(transport, server.url)
+        check_content_type(r, (SSE,))  # not its business: raise_for_status reports the 404
+        with pytest.raises(HTTPStatusError):
+            raise_for_status(r)

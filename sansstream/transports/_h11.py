@@ -91,7 +91,22 @@ class _Conn:
             ready, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
             return False
-        return not ready
+        if not ready:
+            return True
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return False
+        # TLS: the readable bytes may be a session ticket, not data; only a read can tell
+        try:
+            self.sock.setblocking(False)
+            try:
+                self.sock.recv(1)
+            finally:
+                self.sock.setblocking(True)
+        except ssl.SSLWantReadError:
+            return True  # TLS housekeeping only: the connection is fine
+        except OSError:
+            return False
+        return False  # EOF, or bytes nobody asked for: unusable either way
 
 
 class H11Transport:

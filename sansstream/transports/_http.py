@@ -322,8 +322,8 @@ def check_content_type(
     framing parser will still reject bytes that are not a stream. On error a short excerpt of
     the body is read (so the message can show e.g. the HTML of a captive portal) and the
     response is closed."""
-    if not expected:
-        return
+    if not expected or not 200 <= response.status < 300:
+        return  # error statuses are raise_for_status's business
     value = response.headers.get("content-type")
     if value is None:
         return

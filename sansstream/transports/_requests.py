@@ -294,11 +294,13 @@ class _RequestsResponse:
             reading = self._reading
         if reading:
             # wake the blocked reader; it releases the connection when it returns
-            if self._sock is not None:
-                try:
+            try:
+                if self._sock is not None:
                     socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                else:
+                    self._raw.shutdown()  # urllib3 >= 2.3 can do it without the socket
+            except (OSError, AttributeError):
+                pass
         else:
             self._release()
 
