@@ -152,12 +152,7 @@ class H11Transport:
 
     def _give_back(self, conn: _Conn) -> None:
         h = conn.h11
-        if (
-            self.pool
-            and not self._closed
-            and h.our_state is h11.DONE
-            and h.their_state is h11.DONE
-        ):
+        if self.pool and not self._closed and h.our_state is h11.DONE and h.their_state is h11.DONE:
             h.start_next_cycle()
             with self._lock:
                 conns = self._idle.setdefault(conn.key, [])
@@ -237,7 +232,10 @@ class H11Transport:
                 except TimeoutError:
                     raise timed_out() from None
                 except (ssl.SSLError, OSError) as exc:
-                    raise TransportError(f"the TLS handshake with {host}:{port} failed: {exc}") from None
+                    raise TransportError(
+                        f"the TLS handshake with {host}:{port} failed: {exc}; check that the URL "
+                        "really is https and the server speaks TLS, then retry"
+                    ) from None
         except BaseException:
             sock.close()
             raise
@@ -261,7 +259,9 @@ class H11Transport:
         try:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
-            raise ConfigurationError(f"cannot open {request.url!r}: bad port") from None
+            raise ConfigurationError(
+                f"cannot open {request.url!r}: the port is not a number; fix base_url"
+            ) from None
         host = parts.hostname
         key: _Key = (scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -363,7 +363,9 @@ class H11Transport:
                 conn.sock.settimeout(remaining())
                 conn.sock.sendall(b"".join(wire))
             except h11.LocalProtocolError as exc:
-                raise ConfigurationError(f"cannot send this request: {exc}") from None
+                raise ConfigurationError(
+                    f"cannot send this request: {exc}; check the method, URL and header values"
+                ) from None
             except TimeoutError:
                 raise first_byte_timed_out() from None
             except OSError as exc:
@@ -406,7 +408,10 @@ class H11Transport:
                     f"the server at {request.url} closed the connection before sending response "
                     f"headers ({exc}); retry"
                 ) from None
-            raise RemoteProtocolError(f"invalid HTTP response from {request.url}: {exc}") from None
+            raise RemoteProtocolError(
+                f"invalid HTTP response from {request.url}: {exc}; the server (or a proxy in between) "
+                "does not speak HTTP/1.1 here — check the URL and port"
+            ) from None
 
         headers_out = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers])
         return _H11Response(self, conn, event.status_code, headers_out, request.url)
@@ -461,7 +466,8 @@ class _H11Response:
                             f"complete ({exc}); retry the request"
                         ) from None
                     raise RemoteProtocolError(
-                        f"invalid HTTP framing in the body from {self.url}: {exc}"
+                        f"invalid HTTP framing in the body from {self.url}: {exc}; the server sent a "
+                        "broken response — retry, and report it to the server's operator if it persists"
                     ) from None
                 if event is h11.NEED_DATA:
                     left = None if deadline is None else deadline - time.monotonic()
@@ -496,7 +502,9 @@ class _H11Response:
                     self._eof = True
                     return tail
                 else:  # ConnectionClosed before EndOfMessage cannot happen; be defensive
-                    raise TransportError(f"the connection closed while reading the body from {self.url}")
+                    raise TransportError(
+                        f"the connection closed while reading the body from {self.url}; retry the request"
+                    )
         except BaseException as exc:
             with self._lock:
                 self._closed = True  # an error ends the response

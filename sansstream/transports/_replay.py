@@ -539,7 +539,9 @@ class ReplayTransport:
 
     def __init__(self, path: str | os.PathLike[str], *, speed: float | None = None) -> None:
         if speed is not None and not speed > 0:
-            raise LocalProtocolError(f"speed must be positive or None, not {speed!r}")
+            raise LocalProtocolError(
+                f"speed must be positive (1.0 = recorded pace) or None (instant), not {speed!r}"
+            )
         self.path = Path(path)
         self.speed = speed
         self.recording = load_recording(self.path)
@@ -564,7 +566,7 @@ class ReplayTransport:
                 response.cancel_event.wait(first_byte_timeout)
                 raise FirstByteTimeout(
                     f"first-byte timeout: the replayed headers are due after {wait:.3f}s, beyond "
-                    f"the {first_byte_timeout:g}s limit",
+                    f"the {first_byte_timeout:g}s limit; replay faster (speed=) or raise Timeouts.first_byte",
                     limit=first_byte_timeout,
                     elapsed=first_byte_timeout,
                 )
