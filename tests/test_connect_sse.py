@@ -159,14 +159,16 @@ def _gaps(retry_ms: int) -> list[float]:
 
 
 def test_retry_field_sets_the_wait() -> None:
-    short, long = _gaps(40), _gaps(250)
+    short, long = _gaps(30), _gaps(300)
     # never sooner than the server asked (a little slack for timer granularity) ...
-    assert min(short) >= 0.035
-    assert min(long) >= 0.24
+    assert min(short) >= 0.028
+    assert min(long) >= 0.29
     # ... and not much later (generous margin: the machine is shared)
-    assert max(long) < 0.25 + 1.0
-    # the setting, not the policy's 5 s initial delay, decides: 6x the setting, clearly longer waits
-    assert sum(long) / sum(short) > 2.5
+    assert max(long) < 0.3 + 1.0
+    # the setting, not the policy's 5 s initial delay, decides: the waits differ by about the
+    # difference of the settings (the fixed overhead of reconnecting cancels out)
+    mean_short, mean_long = sum(short) / len(short), sum(long) / len(long)
+    assert mean_long - mean_short > 0.5 * (0.3 - 0.03)
 
 
 def test_backoff_applies_when_the_server_sets_no_retry() -> None:
