@@ -92,14 +92,19 @@ def test_initial_last_event_id_and_headers_are_sent() -> None:
             connect_sse(
                 srv.server.url_for("/e"),
                 last_event_id="3",
-                headers={"Authorization": "Bearer t"},
+                headers={
+                    "Authorization": "Bearer t",
+                    "accept": "text/event-stream; q=1",
+                    "last-event-id": "x",
+                },
                 policy=FAST,
             )
         )
         assert [e.id for e in events] == ["4", "5"]
         first = srv.server.requests[0]
         assert first.headers.get("last-event-id") == "3"
-        assert first.headers.get("accept") == "text/event-stream"
+        assert first.headers.get_list("accept") == ["text/event-stream; q=1"]  # the user's, once
+        assert first.headers.get_list("last-event-id") == ["3"]
         assert first.headers.get("cache-control") == "no-cache"
         assert first.headers.get("authorization") == "Bearer t"
 

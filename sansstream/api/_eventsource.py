@@ -55,6 +55,7 @@ set ``idle`` (a little above the server's keepalive interval) to detect a dead c
 reconnect. Connecting and the response headers are bounded so a dead server is noticed."""
 
 _RETRYABLE_TIMEOUTS = (StreamTimeout,)  # any deadline but total: reconnect
+_DEFAULT_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
 
 
 class _Closed(Exception):
@@ -222,13 +223,14 @@ class EventSource:
             self._release_transport()
 
     def _request(self) -> HTTPRequest:
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self.headers}
+        # User headers win over the defaults (compared without case); Last-Event-ID is ours.
+        given = {k.lower() for k in self.headers}
+        headers = {k: v for k, v in _DEFAULT_HEADERS.items() if k.lower() not in given}
+        headers.update((k, v) for k, v in self.headers.items() if k.lower() != "last-event-id")
         if self.last_event_id:
-            # The header carries the ID's UTF-8 bytes; transports encode header text as Latin-1,
+            # The header carries the ID's UTF-8 bytes; transports write header text as Latin-1,
             # so pass those bytes as one Latin-1 character each.
             headers["Last-Event-ID"] = self.last_event_id.encode("utf-8").decode("latin-1")
-        else:
-            headers = {k: v for k, v in headers.items() if k.lower() != "last-event-id"}
         return HTTPRequest(self.method, self.url, headers, self.body)
 
     def _connect(self) -> TransportResponse | None:
@@ -244,7 +246,8 @@ class EventSource:
         if self._on_connect is not None:
             self._on_connect(response)
         if response.status == 204:
-            # "HTTP 204 No Content ... must prevent the user agent from reconnecting"
+            # WHATWG HTML: "a client can be told to stop reconnecting using the HTTP 204 No
+            # Content response code".
             return None
         raise_for_status(response)
         check_content_type(response, ("text/event-stream",))
