@@ -20,8 +20,11 @@ back to the pool only when its response was read to the end and h11 says both si
 server sent while it sat idle, and a request that fails on a reused connection before any
 response byte arrived is retried once on a fresh one (the server closed it meanwhile).
 
-Proxies: this adapter always connects directly; ``HTTP(S)_PROXY`` are ignored (use the
-requests adapter behind a proxy).
+Proxies: by default taken from the environment as requests does (``HTTPS_PROXY``,
+``HTTP_PROXY``, ``ALL_PROXY``, honouring ``NO_PROXY``), or given as ``proxy="http://host:port"``,
+or turned off with ``proxy=None``. Only ``http://`` proxies: https targets go through a
+``CONNECT`` tunnel (TLS end to end with the target), http targets are sent to the proxy in
+absolute form. Credentials in the proxy URL become ``Proxy-Authorization: Basic``.
 
 Cancelling: ``close()`` from another thread shuts the socket down, which wakes a blocked
 ``read``; that read raises ``StreamCancelled``.
@@ -29,14 +32,16 @@ Cancelling: ``close()`` from another thread shuts the socket down, which wakes a
 
 from __future__ import annotations
 
+import base64
 import select
 import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import h11
 
@@ -54,6 +59,9 @@ from ._http import ContentDecoder, Headers, content_decoder, read_timeout_error
 
 __all__ = ["H11Transport"]
 
+# proxy_bypass_environment (NO_PROXY matching, as requests does) is public but missing from typeshed
+_proxy_bypass: Any = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009
+
 READ_SIZE = 64 * 1024
 """Bytes asked of one ``recv``: a cap on one slice, never a wait for that many."""
 
@@ -63,7 +71,8 @@ one or two requests at a time."""
 
 USER_AGENT = "sansstream (h11)"
 
-_Key = tuple[str, str, int]
+_Key = tuple[str, str, int, str]
+"""(scheme, host, port, proxy URL or ""): connections are only shared within one route."""
 
 
 class _Stale(Exception):
@@ -114,7 +123,8 @@ class H11Transport:
 
     ``ssl_context``: used for https as given. Else ``verify``: ``True`` (system CAs), a CA file
     path, or ``False`` (no verification; local testing only). ``pool``: keep idle connections
-    for reuse (keep-alive).
+    for reuse (keep-alive). ``proxy``: ``"env"`` (default: ``HTTP(S)_PROXY`` / ``NO_PROXY``), an
+    ``http://[user:password@]host:port`` URL, or ``None`` for direct connections.
     """
 
     def __init__(
@@ -123,7 +133,9 @@ class H11Transport:
         ssl_context: ssl.SSLContext | None = None,
         verify: bool | str = True,
         pool: bool = True,
+        proxy: str | None = "env",
     ) -> None:
+        self.proxy = proxy
         self._ssl_context = ssl_context
         self.verify = verify
         self.pool = pool
@@ -192,14 +204,30 @@ class H11Transport:
         self._ssl_context = ctx  # built once: loading the CA store is not free
         return ctx
 
+    def _proxy_for(self, scheme: str, host: str) -> str:
+        """The proxy URL to use for this target, or ``""`` for a direct connection."""
+        if self.proxy is None:
+            return ""
+        if self.proxy != "env":
+            return self.proxy
+        proxies = urllib.request.getproxies_environment()
+        if not proxies or _proxy_bypass(host, proxies):
+            return ""
+        return proxies.get(scheme) or proxies.get("all") or ""
+
     def _connect(self, key: _Key, url: str, timeout: float | None) -> _Conn:
-        scheme, host, port = key
+        scheme, host, port, proxy = key
         started = time.monotonic()
+        dial_host, dial_port = host, port
+        if proxy:
+            proxy_parts = _parse_proxy(proxy)
+            dial_host, dial_port = proxy_parts[0], proxy_parts[1]
 
         def timed_out() -> ConnectTimeout:
             elapsed = time.monotonic() - started
+            via = f" through the proxy {dial_host}:{dial_port}" if proxy else ""
             return ConnectTimeout(
-                f"connect timeout: could not connect to {host}:{port} within {timeout:g}s "
+                f"connect timeout: could not connect to {host}:{port}{via} within {timeout:g}s "
                 f"(gave up after {elapsed:.3f}s); check the host and network, or raise Timeouts.connect"
                 if timeout is not None
                 else f"connect timeout after {elapsed:.3f}s",
@@ -208,16 +236,26 @@ class H11Transport:
             )
 
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection((dial_host, dial_port), timeout=timeout)
         except TimeoutError:
             raise timed_out() from None
         except OSError as exc:
+            if proxy:
+                raise TransportError(
+                    f"could not connect to the proxy {dial_host}:{dial_port} for {url}: {exc}; check "
+                    "HTTP(S)_PROXY (or pass proxy=None to connect directly)"
+                ) from None
             raise TransportError(
                 f"could not connect to {host}:{port} ({url}): {exc}; check the URL and that the "
                 "server is running, then retry"
             ) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy and scheme == "https":
+                try:
+                    _tunnel(sock, host, port, auth=_parse_proxy(proxy)[2], started=started, timeout=timeout)
+                except TimeoutError:
+                    raise timed_out() from None
             if scheme == "https":
                 if timeout is not None:
                     sock.settimeout(max(timeout - (time.monotonic() - started), 0.001))
@@ -263,10 +301,18 @@ class H11Transport:
                 f"cannot open {request.url!r}: the port is not a number; fix base_url"
             ) from None
         host = parts.hostname
-        key: _Key = (scheme, host, port)
+        proxy = self._proxy_for(scheme, host)
+        key: _Key = (scheme, host, port, proxy)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = port == (443 if scheme == "https" else 80)
         host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
+        extra: list[tuple[str, str]] = []
+        if proxy and scheme == "http":
+            # a plain-HTTP proxy gets the absolute URL (RFC 9112 §3.2.2) and our credentials
+            target = f"http://{host_header}{target}"
+            auth = _parse_proxy(proxy)[2]
+            if auth:
+                extra.append(("Proxy-Authorization", auth))
 
         for attempt in range(2):
             conn = self._take_idle(key) if self.pool and attempt == 0 else None
@@ -274,7 +320,7 @@ class H11Transport:
             if conn is None:
                 conn = self._connect(key, request.url, connect_timeout)
             try:
-                return self._exchange(conn, request, target, host_header, first_byte_timeout, reused)
+                return self._exchange(conn, request, target, host_header, first_byte_timeout, reused, extra)
             except _Stale:
                 conn.close()
                 continue
@@ -291,6 +337,7 @@ class H11Transport:
         host_header: str,
         first_byte_timeout: float | None,
         reused: bool,
+        extra_headers: list[tuple[str, str]],
     ) -> _H11Response:
         started = time.monotonic()
         deadline = None if first_byte_timeout is None else started + first_byte_timeout
@@ -303,6 +350,7 @@ class H11Transport:
             headers.append(("User-Agent", USER_AGENT))
         if "accept-encoding" not in names:
             headers.append(("Accept-Encoding", "gzip, deflate"))
+        headers.extend(extra_headers)
         # framing headers are ours to choose: they must match how the body is sent
         framing = ("content-length", "transfer-encoding")
         headers.extend((k, v) for k, v in request.headers.items() if k.lower() not in framing)
@@ -415,6 +463,79 @@ class H11Transport:
 
         headers_out = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers])
         return _H11Response(self, conn, event.status_code, headers_out, request.url)
+
+
+def _parse_proxy(proxy: str) -> tuple[str, int, str]:
+    """``(host, port, Proxy-Authorization value or "")`` of an ``http://`` proxy URL."""
+    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise ConfigurationError(
+            f"unsupported proxy {proxy!r}: the h11 transport speaks to http:// proxies only "
+            "(https targets are tunnelled with CONNECT); use the requests transport otherwise"
+        )
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise ConfigurationError(f"the proxy URL {proxy!r} has a bad port; fix HTTP(S)_PROXY") from None
+    auth = ""
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        auth = "Basic " + base64.b64encode(pair).decode("ascii")
+    return parts.hostname, port, auth
+
+
+def _tunnel(
+    sock: socket.socket, host: str, port: int, *, auth: str, started: float, timeout: float | None
+) -> None:
+    """Ask the proxy on ``sock`` for a ``CONNECT`` tunnel to ``host:port``, within the connect
+    deadline. Raises ``TimeoutError`` (the caller names it) or ``TransportError``."""
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    headers = [("Host", authority)] + ([("Proxy-Authorization", auth)] if auth else [])
+    h = h11.Connection(h11.CLIENT)
+    request = h11.Request(method="CONNECT", target=authority, headers=headers)
+    wire = (h.send(request) or b"") + (h.send(h11.EndOfMessage()) or b"")
+
+    def left() -> float | None:
+        if timeout is None:
+            return None
+        remaining = timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    try:
+        sock.settimeout(left())
+        sock.sendall(wire)
+        while True:
+            event = h.next_event()
+            if event is h11.NEED_DATA:
+                sock.settimeout(left())
+                h.receive_data(sock.recv(READ_SIZE))
+            elif isinstance(event, h11.Response):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise TransportError(
+                    f"the proxy closed the connection instead of opening a tunnel to {authority}"
+                )
+    except h11.RemoteProtocolError as exc:
+        raise TransportError(f"the proxy sent an invalid answer to CONNECT {authority}: {exc}") from None
+    except TimeoutError:
+        raise
+    except OSError as exc:
+        raise TransportError(
+            f"the proxy connection failed while opening a tunnel to {authority}: {exc}"
+        ) from None
+    if not 200 <= event.status_code < 300:
+        hint = (
+            "put user:password in the proxy URL"
+            if event.status_code == 407
+            else "check the proxy settings (HTTP(S)_PROXY, NO_PROXY) or pass proxy=None"
+        )
+        raise TransportError(
+            f"the proxy refused to open a tunnel to {authority}: HTTP {event.status_code}; {hint}"
+        )
+    if h.trailing_data[0]:
+        raise TransportError(f"the proxy sent unexpected bytes after accepting CONNECT {authority}")
 
 
 class _H11Response:
