@@ -290,3 +290,21 @@ def test_mistral_typed_thinking_and_text() -> None:
     assert (result.reasoning, result.text, result.finish_reason) == ("hmm", "Hi there", "stop")
     assert result.usage is not None
     assert result.usage.total_tokens == 3
+
+
+def test_parallel_calls_that_all_claim_index_zero_stay_apart() -> None:
+    head = b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+    data = (
+        head + b'"id":"a","function":{"name":"f","arguments":"{\\"x\\":"}}]}}]}\n\n'
+        + head + b'"function":{"arguments":"1}"}}]}}]}\n\n'
+        + head + b'"id":"b","function":{"name":"g","arguments":"{}"}}]}}]}\n\n'
+        + head + b'"id":"b","function":{"arguments":""}}]}}]}\n\n'
+        + head.replace(b'"index":0,', b"") + b'"index":1,"id":"c","function":{"name":"h"}}]}}]}\n\n'
+        + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n'
+    )  # fmt: skip
+    calls = decode_all("openai", data, "bytewise").result.tool_calls
+    assert [(t.index, t.id, t.name, t.input) for t in calls] == [
+        (0, "a", "f", {"x": 1}),
+        (1, "b", "g", {}),
+        (2, "c", "h", {}),
+    ]

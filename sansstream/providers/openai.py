@@ -90,6 +90,10 @@ class OpenAIDecoder(Decoder):
         self._done = False  # [DONE] seen
         self._errored = False  # an in-band error ended the stream
         self._finish_reasons: dict[int, str] = {}  # choice -> last finish_reason emitted
+        # Tool-call numbering: (choice, wire index) -> our index; indexes in use; their ids.
+        self._slots: dict[tuple[int, int], int] = {}
+        self._taken: set[tuple[int, int]] = set()
+        self._ids: dict[tuple[int, int], str] = {}
 
     @property
     def complete(self) -> bool:
@@ -237,21 +241,43 @@ class OpenAIDecoder(Decoder):
             f"{self.provider} delta.content is neither a string nor null: {str(content)[:80]!r}"
         )
 
+    def _slot(self, c: int, wire: int, id_: str | None, out: list[Chunk]) -> int:
+        """Our index for a fragment at ``tool_calls[].index == wire``: the wire index itself,
+        unless a fragment brings a *different* id for an index whose call already has one (some
+        compatible servers number every parallel call 0): that is a new call, and the open one
+        ends here. Later fragments without an id follow the newest call at that wire index."""
+        key = (c, wire)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._fresh(c) if key in self._taken else wire
+        elif id_ is not None and self._ids.get((c, slot), id_) != id_:
+            out.extend(self._tools.end(slot, choice=c))
+            slot = self._fresh(c)
+        self._slots[key] = slot
+        self._taken.add((c, slot))
+        if id_ is not None:
+            self._ids.setdefault((c, slot), id_)
+        return slot
+
+    def _fresh(self, c: int) -> int:
+        return 1 + max((i for choice, i in self._taken if choice == c), default=-1)
+
     def _tool_calls(self, calls: list[Any], c: int) -> list[Chunk]:
         out: list[Chunk] = []
         for position, call in enumerate(calls):
             if not isinstance(call, Mapping):
                 continue
             index = call.get("index")
-            i = index if isinstance(index, int) else position
+            id_ = call.get("id")
+            id_ = id_ if isinstance(id_, str) and id_ else None
+            i = self._slot(c, index if isinstance(index, int) else position, id_, out)
             function = call.get("function")
             function = function if isinstance(function, Mapping) else {}
             name = function.get("name")
-            id_ = call.get("id")
             out.extend(
                 self._tools.start(
                     i,
-                    id_ if isinstance(id_, str) else None,
+                    id_,
                     name if isinstance(name, str) else None,
                     choice=c,
                     raw=call,
