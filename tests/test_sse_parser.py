@@ -323,6 +323,15 @@ def test_limit_counts_every_line_of_the_block(feed: str) -> None:
     assert len(tuples(parse(FEEDS[feed](b"data: 1234\n\n" * 100), max_event_size=20))) == 100
 
 
+def test_limit_does_not_count_a_bom_split_across_slices() -> None:
+    # The 3 BOM bytes are stripped, not part of the line: a 10-byte line passes a limit of 10
+    # however the BOM arrives.
+    for chunks in ([b"\xef", b"\xbb\xbfdata: 1234", b"\n\n"], [b"\xef\xbb\xbfdata: 1234\n\n"]):
+        assert tuples(parse(chunks, max_event_size=10)) == [("message", "1234", "", None)]
+        parser = SSEParser(max_event_size=10)
+        assert [e for c in chunks for e in parser.feed(c)] == [ServerSentEvent("1234")]
+
+
 def test_oversized_line_raises_without_buffering_the_excess() -> None:
     limit = 1 << 20
     parser = SSEParser(max_event_size=limit)

@@ -55,10 +55,10 @@ TOKENS = [
     b"data: ",
     b"\t",
 ]
-sse_bytes = st.one_of(
-    st.lists(st.sampled_from(TOKENS), max_size=60).map(b"".join),
-    st.binary(max_size=200),
-)
+sse_bytes = st.tuples(
+    st.sampled_from([b"", b"", b"\xef\xbb\xbf", b"\xef\xbb"]),  # a BOM (or part of one) at the start
+    st.one_of(st.lists(st.sampled_from(TOKENS), max_size=60).map(b"".join), st.binary(max_size=200)),
+).map(b"".join)
 
 
 def cut(body: bytes, offsets: list[int]) -> list[bytes]:
@@ -83,11 +83,24 @@ def run(chunks: list[bytes], **opts: object) -> Outcome:
     return events, parser.last_event_id, parser.retry, None
 
 
+def run_feed(chunks: list[bytes], **opts: object) -> Outcome:
+    """The same through ``feed`` (which has its own quick routes)."""
+    parser: SSEParser[ServerSentEvent | Comment | SSEField] = SSEParser(**opts)  # type: ignore[call-overload]
+    events: list[object] = []
+    try:
+        for chunk in [*chunks, b""]:
+            events += parser.feed(chunk)
+    except RemoteProtocolError as exc:
+        return events, parser.last_event_id, parser.retry, type(exc).__name__
+    return events, parser.last_event_id, parser.retry, None
+
+
 @SETTINGS
 @given(body=sse_bytes, offsets=st.lists(st.integers(0, 300), max_size=12))
 def test_any_split_matches_whole_and_the_reference(body: bytes, offsets: list[int]) -> None:
     whole = run([body])
     assert run(cut(body, offsets)) == whole
+    assert run_feed(cut(body, offsets)) == whole
     assert whole[3] is None  # no limit was hit: nothing can fail
     ref = reference_parse(body)
     assert [(e.event, e.data, e.id, e.retry) for e in whole[0]] == [  # type: ignore[attr-defined]
@@ -116,8 +129,9 @@ def test_only_remote_protocol_errors_and_split_invariant_with_small_limit(
 ) -> None:
     # run() lets any exception that is not a RemoteProtocolError escape and fail the test.
     whole = run([body], max_event_size=limit)
-    split = run(cut(body, offsets), max_event_size=limit)
-    assert split == whole
+    assert run(cut(body, offsets), max_event_size=limit) == whole
+    assert run_feed(cut(body, offsets), max_event_size=limit) == whole
+    assert run_feed([body[i : i + 1] for i in range(len(body))], max_event_size=limit) == whole
 
 
 # -- encoder round trips ----------------------------------------------------------------------

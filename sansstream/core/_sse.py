@@ -10,13 +10,17 @@ Strategy, chosen for speed and for cost that is linear in the bytes however they
   of an event is decoded once, when it is dispatched. Decoding per event instead of per stream is
   equivalent because CR and LF are ASCII: an invalid or truncated UTF-8 sequence always ends at a
   line end, so ``decode("utf-8", "replace")`` yields the same U+FFFD either way.
-* When asked for events, the parser takes every complete line buffered so far in one slice (up to
-  the last CR or LF), normalises CRLF and CR to LF only when a CR is present, and splits the slice
-  on blank lines (``b"\\n\\n"``). A block that is a single ``data:`` line (the shape of nearly every
-  LLM stream) becomes an event with one slice and one decode; any other block goes through the
-  general line-by-line rules.
-* The unterminated tail is kept, and the parser remembers how far it has already searched it for
-  line ends, so no byte is searched twice and one-byte slices cost the same per byte as large ones.
+* When asked for events, the parser takes every complete line received so far as one region (up
+  to the last CR or LF of the new bytes) and normalises CRLF and CR to LF only when a CR is
+  present. A region that is nothing but ``data: ...`` blocks (the shape of nearly every LLM
+  stream) is decoded once and split once on ``"\\n\\ndata: "``; otherwise it is split on blank
+  lines, a block of one ``data:`` line still takes a short cut, and any other block goes through
+  the general line-by-line rules, each quoted from the spec beside its code.
+* The unterminated tail is kept apart, already searched: only new bytes are ever searched for
+  line ends, so no byte is searched twice and one-byte slices cost the same per byte as large
+  ones. The tail grows in place (a bytearray), never by ``bytes + bytes``.
+* Events are built without the frozen dataclass ``__init__`` (see ``_Draft``), which would
+  otherwise cost as much as all the parsing.
 
 Memory is bounded by ``max_event_size``: the bytes of the lines of the block being built (every
 line since the last blank line, comments included, plus the unterminated line) may not exceed it.
@@ -256,7 +260,8 @@ class SSEParser(Generic[E]):
             return
         new = self._new
         size = self._size + len(self._tail) + self._new_len + len(data)
-        if size > self._limit and not self._new_has_end and not self._pending():
+        # (Skipped while a BOM may still be stripped: those bytes would be counted wrongly.)
+        if size > self._limit and self._bom_done and not self._new_has_end and not self._pending():
             # Over the limit unless a line ends somewhere in what is held: search the slices
             # not searched yet (each at most once), then these bytes.
             while self._new_searched < len(new):
