@@ -12,35 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model._chunks import (
-    Chunk,
-    ReasoningDelta,
-    RefusalDelta,
-    TextDelta,
-    ToolCallDelta,
-    ToolCallEnd,
-    ToolCallStart,
-    Usage,
-)
+from ..model._chunks import Chunk, Usage
 
 __all__ = ["Metrics", "MetricsRecorder"]
+
+
+# Chunk types that carry generated output. A reasoning signature or redacted block counts: it is
+# still the model's output arriving. Looked up by the ``type`` string: one set probe per chunk.
+_CONTENT_TYPES = frozenset({"content", "thinking", "refusal", "tool_start", "tool_delta", "tool_end"})
+# A tool call's start carries no generated fragment of its own when deltas follow; a call
+# delivered whole (start + end, no delta) still counts once, through its end.
+_TOKEN_TYPES = _CONTENT_TYPES - {"tool_start"}
 
 
 def is_content_chunk(chunk: object) -> bool:
     """True for chunks that carry generated output (text, reasoning, refusal, tool calls): the
     ones that end the "time to first token" wait. Start, usage, finish and done markers do not."""
-    if isinstance(chunk, ReasoningDelta):
-        # a bare signature or redacted block is still the model's output arriving
-        return True
-    return isinstance(chunk, TextDelta | RefusalDelta | ToolCallStart | ToolCallDelta | ToolCallEnd)
-
-
-def _counts_as_token(chunk: object) -> bool:
-    # Start/End of a tool call carry no generated fragment of their own when deltas follow; a
-    # call delivered whole (Start + End, no delta) still counts once, through its End.
-    if isinstance(chunk, ToolCallStart):
-        return False
-    return is_content_chunk(chunk)
+    return getattr(chunk, "type", None) in _CONTENT_TYPES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +119,8 @@ class MetricsRecorder:
         if self._first_event is None and wire_events > 0:
             self._first_event = t
 
-    def chunk(self, t: float, chunk: Chunk) -> None:
+    def chunk(self, t: float, chunk: Chunk) -> bool:
+        """Record a chunk at time ``t``; returns whether it was a content chunk."""
         if self._last_chunk is not None:
             gap = t - self._last_chunk
             if self._max_gap is None or gap > self._max_gap:
@@ -140,14 +129,17 @@ class MetricsRecorder:
             self._first_chunk = t
         self._last_chunk = t
         self._chunks += 1
-        if is_content_chunk(chunk):
+        kind = chunk.type
+        if kind in _CONTENT_TYPES:
             self._content += 1
             if self._first_token is None:
                 self._first_token = t
-        if _counts_as_token(chunk):
-            self._tokens_counted += 1
+            if kind in _TOKEN_TYPES:
+                self._tokens_counted += 1
+            return True
         if isinstance(chunk, Usage) and chunk.output_tokens is not None:
             self._reported_tokens = chunk.output_tokens
+        return False
 
     def finish(self, t: float) -> None:
         if self._end is None:

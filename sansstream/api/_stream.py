@@ -62,7 +62,7 @@ from ..providers._base import HTTPRequest, Message, Provider, ToolSpec
 from ..providers._pipeline import StreamDecoder
 from ..providers._registry import get as get_provider
 from ..transports._base import DEFAULT_TIMEOUTS, Timeouts, Transport, TransportResponse
-from ._metrics import Metrics, MetricsRecorder, is_content_chunk
+from ._metrics import Metrics, MetricsRecorder
 
 __all__ = ["stream_chat", "ChatStream", "RetryPolicy", "StreamEnd", "SendHandle", "NO_RETRY"]
 
@@ -694,8 +694,7 @@ class ChatStream:
                     self._got_token = True
                 yield item
                 continue
-            rec.chunk(now, item)
-            if is_content_chunk(item):
+            if rec.chunk(now, item):
                 self._got_token = True
             chunk = self._apply_hooks(item)
             if chunk is not None:
