@@ -1,0 +1,233 @@
+"""``sansstream parse``: fixture bytes → wire events, chunks or the final result, as JSON lines.
+
+Input is a recording (the JSON-lines format of ``sansstream.transports._replay``) or a raw body
+file. When not given, the framing is guessed from the recorded content type, else the file
+extension (``.sse`` → sse, ``.ndjson``/``.jsonl`` → ndjson, ``.bin`` → eventstream, ``.json`` →
+json-array), else the bytes; the provider from the recorded request URL, else the folder name
+(``openai-chat/``, ``anthropic/``…), else the shape of the first events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..core._framing import make_parser
+from ..model._errors import ConfigurationError, SansStreamError
+from ..model._events import (
+    END,
+    NEED_DATA,
+    Comment,
+    JSONValue,
+    ServerSentEvent,
+    SSEField,
+    WireEvent,
+)
+from ..providers._pipeline import StreamDecoder
+from ..transports._replay import Recording
+
+__all__ = ["guess_framing", "guess_provider", "event_to_dict", "iter_wire_events", "decode_chunks"]
+
+_EXTENSIONS = {
+    ".sse": "sse",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".bin": "eventstream",
+    ".eventstream": "eventstream",
+    ".json": "json-array",
+}
+
+_CONTENT_TYPES = (
+    ("text/event-stream", "sse"),
+    ("application/x-ndjson", "ndjson"),
+    ("application/ndjson", "ndjson"),
+    ("application/jsonl", "ndjson"),
+    ("application/vnd.amazon.eventstream", "eventstream"),
+    ("application/json", "json-array"),
+)
+
+_FOLDERS = {
+    "openai": "openai",
+    "openai-chat": "openai",
+    "openai-compatible": "openai",
+    "openai-responses": "openai-responses",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "ollama": "ollama",
+    "bedrock": "bedrock",
+    "mistral": "mistral",
+    "cohere": "cohere",
+    "slop": "slop",
+}
+
+# (substring of the request URL, provider), most specific first.
+_URLS = (
+    ("/responses", "openai-responses"),
+    ("api.anthropic.com", "anthropic"),
+    ("/v1/messages", "anthropic"),
+    ("generativelanguage.googleapis.com", "gemini"),
+    (":streamgeneratecontent", "gemini"),
+    ("bedrock-runtime", "bedrock"),
+    ("/converse-stream", "bedrock"),
+    ("api.mistral.ai", "mistral"),
+    ("api.cohere", "cohere"),
+    ("/v2/chat", "cohere"),
+    ("/api/chat", "ollama"),
+    ("/api/generate", "ollama"),
+    ("/chat/completions", "openai"),
+)
+
+
+def guess_framing(recording: Recording, path: Path) -> str:
+    ctype = (recording.content_type or "").lower()
+    is_recording = recording.request is not None or not recording.url.startswith("file:")
+    if is_recording or ctype not in ("", "application/octet-stream"):
+        for prefix, framing in _CONTENT_TYPES:
+            if ctype.startswith(prefix):
+                return framing
+    suffixes = [s.lower() for s in path.suffixes]
+    for suffix in reversed(suffixes):
+        if suffix in _EXTENSIONS:
+            return _EXTENSIONS[suffix]
+    return _sniff_framing(recording.body)
+
+
+def _sniff_framing(body: bytes) -> str:
+    head = body.lstrip()[:64]
+    if head.startswith(b"["):
+        return "json-array"
+    if head.startswith(b"{"):
+        return "ndjson"
+    if head[:1] == b":" or any(head.startswith(f) for f in (b"data:", b"event:", b"id:", b"retry:")):
+        return "sse"
+    if len(body) >= 12 and body[:4] != b"\x00\x00\x00\x00" and not head[:1].isalpha():
+        return "eventstream"
+    raise ConfigurationError(
+        "cannot tell the framing of this file from its name or content; pass --framing "
+        "sse|ndjson|json-array|eventstream"
+    )
+
+
+def guess_provider(recording: Recording, path: Path, framing: str) -> str:
+    url = ""
+    if recording.request is not None:
+        url = recording.request.url.lower()
+    elif not recording.url.startswith("file:"):
+        url = recording.url.lower()
+    for needle, provider in _URLS:
+        if url and needle in url:
+            return provider
+    for folder in (path.parent.name, path.parent.parent.name):
+        if folder.lower() in _FOLDERS:
+            return _FOLDERS[folder.lower()]
+    return _sniff_provider(recording.body, framing)
+
+
+def _sniff_provider(body: bytes, framing: str) -> str:
+    if framing == "eventstream":
+        return "bedrock"
+    if framing == "json-array":
+        return "gemini"
+    events: list[WireEvent] = []
+    try:
+        parser = make_parser(framing)
+        parser.receive_data(body[:65536])
+        while len(events) < 20:
+            event = parser.next_event()
+            if event is NEED_DATA or event is END:
+                break
+            events.append(event)
+    except SansStreamError:
+        pass
+    for event in events:
+        name = event.event if isinstance(event, ServerSentEvent) else ""
+        value: Any = None
+        if isinstance(event, ServerSentEvent):
+            try:
+                value = json.loads(event.data)
+            except ValueError:
+                value = None
+        elif isinstance(event, JSONValue):
+            value = event.value
+        kind = value.get("type") if isinstance(value, dict) else None
+        if name.startswith(("message_", "content_block")) or kind in ("message_start", "content_block_delta"):
+            return "anthropic"
+        if name.startswith("response.") or (isinstance(kind, str) and kind.startswith("response.")):
+            return "openai-responses"
+        if name in ("message-start", "content-delta", "stream-start") or kind in (
+            "message-start",
+            "content-delta",
+        ):
+            return "cohere"
+        if not isinstance(value, dict):
+            continue
+        if "candidates" in value:
+            return "gemini"
+        if value.get("object") == "chat.completion.chunk" or "choices" in value:
+            return "openai"
+        if "done" in value and ("message" in value or "response" in value):
+            return "ollama"
+        if kind in ("content", "thinking", "tool_start", "tool_result", "done", "error"):
+            return "slop"
+    raise ConfigurationError(
+        "cannot tell which provider wrote this stream; pass --provider (one of: openai, "
+        "openai-responses, anthropic, gemini, ollama, mistral, cohere, bedrock, slop)"
+    )
+
+
+def _text_or_b64(data: bytes) -> dict[str, str]:
+    try:
+        return {"payload": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"payload_b64": base64.b64encode(data).decode("ascii")}
+
+
+def event_to_dict(event: WireEvent) -> dict[str, Any]:
+    """A JSON-ready dict of one wire event, tagged with ``kind``."""
+    if isinstance(event, ServerSentEvent):
+        out: dict[str, Any] = {"kind": "sse", "event": event.event, "data": event.data}
+        if event.id:
+            out["id"] = event.id
+        if event.retry is not None:
+            out["retry"] = event.retry
+        return out
+    if isinstance(event, Comment):
+        return {"kind": "comment", "text": event.text}
+    if isinstance(event, SSEField):
+        return {"kind": "field", "name": event.name, "value": event.value}
+    if isinstance(event, JSONValue):
+        return {"kind": "json", "value": event.value, "line": event.line, "index": event.index}
+    # What remains is an EventStreamMessage, the last kind of WireEvent.
+    headers = {
+        k: (base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v)
+        for k, v in event.headers.items()
+    }
+    return {"kind": "eventstream", "headers": headers, **_text_or_b64(event.payload)}
+
+
+def iter_wire_events(framing: str, pieces: Iterable[bytes], options: dict[str, Any]) -> Iterator[WireEvent]:
+    parser = make_parser(framing, **options)
+    for piece in [*(p for p in pieces if p), b""]:
+        parser.receive_data(piece)
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA:
+                break
+            if event is END:
+                return
+            yield event
+
+
+def decode_chunks(machine: StreamDecoder, pieces: Iterable[bytes]) -> Iterator[Any]:
+    for piece in [*(p for p in pieces if p), b""]:
+        machine.receive_data(piece)
+        while True:
+            chunk = machine.next_chunk()
+            if chunk is NEED_DATA:
+                break
+            if chunk is END:
+                return
+            yield chunk
