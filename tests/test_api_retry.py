@@ -47,7 +47,12 @@ def test_503_then_success_is_retried() -> None:
         assert stream.result().text == "ok"
         assert len(server.requests) == 2
     assert sleeps == [0.5]
-    assert stream.metrics.attempts == 2
+    m = stream.metrics
+    assert m.attempts == 2
+    assert m.bytes_received == len(b"".join(slop_events(["ok"])))  # the 503's body is not stream bytes
+    assert m.time_to_first_byte is not None
+    assert m.time_to_first_token is not None
+    assert m.time_to_first_byte <= m.time_to_first_token
 
 
 def test_retry_after_is_a_lower_bound() -> None:

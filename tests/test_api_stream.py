@@ -26,6 +26,7 @@ from sansstream.model import (
     StreamCancelled,
     StreamError,
     TextDelta,
+    TransportError,
     UnknownProviderError,
     WireEvent,
 )
@@ -388,3 +389,25 @@ def test_cancel_while_waiting_for_the_response_headers(transport: str) -> None:
         assert len(server.requests) == 1
     assert waited < 1.0  # released at once, not when the headers finally come
     assert stream.cancelled
+
+
+def test_close_before_iterating_sends_nothing() -> None:
+    with FixtureServer(slop_response(["a"])) as server:
+        stream = _slop(server)
+        stream.close()
+        assert list(stream) == []
+        time.sleep(0.05)
+        assert server.requests == []
+    assert stream.finished
+
+
+def test_a_connection_cut_mid_body_is_an_error_and_the_partial_result_is_kept() -> None:
+    events = slop_events(["kept ", "lost"])
+    cut = len(events[0]) + len(events[1])
+    with FixtureServer(FixtureResponse(body=events, cut_after=cut, reset=True)) as server:
+        stream = _slop(server, retry=NO_RETRY)
+        texts: list[str] = []
+        with pytest.raises((TransportError, IncompleteStreamError)):
+            texts.extend(c.text for c in stream if isinstance(c, TextDelta))
+    assert texts == ["kept "]
+    assert stream.snapshot().text == "kept "

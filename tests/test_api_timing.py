@@ -175,3 +175,23 @@ def test_no_timeout_error_when_the_stream_is_fast() -> None:
     with FixtureServer(slop_response(["a", "b"])) as server:
         chunks = list(_run(server, timeout=Timeouts(first_token=2, idle=2, read=2, total=3)))
     assert [c.text for c in chunks if isinstance(c, TextDelta)] == ["a", "b"]
+
+
+def test_raw_events_idle_timeout_counts_comments_as_keepalives() -> None:
+    response = FixtureResponse(
+        body=slop_events(["never"]),
+        stall=10.0,
+        stall_at="after-headers",
+        keepalive=b": keepalive\n\n",
+        keepalive_every=0.03,
+    )
+    with FixtureServer(response) as server:
+        stream = _run(server, timeout=Timeouts(idle=0.3))
+        seen: list[object] = []
+        started = time.monotonic()
+        with pytest.raises(IdleTimeout):
+            seen.extend(stream.raw_events())
+        waited = time.monotonic() - started
+    assert 0.29 <= waited <= 0.3 + MARGIN
+    assert len(seen) >= 3  # the comments themselves were delivered as wire events
+    assert stream.metrics.keepalives == len(seen)
