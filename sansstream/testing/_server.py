@@ -223,6 +223,8 @@ class FixtureServer:
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
         self.port: int = self._listener.getsockname()[1]
+        # close() writes to this pair to wake the accept loop at once (no polling delay)
+        self._wake_r, self._wake_w = socket.socketpair()
         scheme = "https" if ssl_context is not None else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self._accept_thread = threading.Thread(
@@ -268,8 +270,14 @@ class FixtureServer:
         if self._stop.is_set():
             return
         self._stop.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
         self._accept_thread.join(5)
         self._listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
@@ -289,11 +297,11 @@ class FixtureServer:
     def _accept_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self._listener], [], [], _POLL * 5)
+                ready, _, _ = select.select([self._listener, self._wake_r], [], [])
             except (OSError, ValueError):
                 return
-            if not ready:
-                continue
+            if self._wake_r in ready or self._stop.is_set():
+                return
             try:
                 sock, _ = self._listener.accept()
             except OSError:
