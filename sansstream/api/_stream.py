@@ -303,6 +303,11 @@ class ChatStream:
     - ``send_to(queue_or_callable)`` reads the stream in a background thread and delivers
       ``(stream.id, chunk)`` tuples, then a ``StreamEnd``.
     - ``metrics`` is a live ``Metrics`` snapshot; ``id`` a unique hex reference.
+
+    Use ``with`` (or call ``close()``) when you may stop reading early: a stream abandoned
+    half-way is otherwise closed only when it is garbage-collected. A failed stream raises its
+    error at the point of failure, after every chunk before it, and again on any later read;
+    ``snapshot()`` (and the error's ``partial``, where it has one) keeps what arrived.
     """
 
     def __init__(
