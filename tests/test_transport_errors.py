@@ -465,3 +465,15 @@ def test_content_type_check_leaves_error_statuses_alone(transport: Transport) ->
         check_content_type(r, (SSE,))  # not its business: raise_for_status reports the 404
         with pytest.raises(HTTPStatusError):
             raise_for_status(r)
+
+
+def test_adapters_satisfy_the_transport_protocol(transport: Transport) -> None:
+    from sansstream.transports import TransportResponse, iter_body
+
+    assert isinstance(transport, Transport)
+    with FixtureServer(FixtureResponse(body=[BODY[:7], BODY[7:]])) as server:
+        r = open_url(transport, server.url)
+        assert isinstance(r, TransportResponse)
+        assert r.url.startswith(server.url)
+        assert b"".join(iter_body(r, read_timeout=5)) == BODY
+        assert r.read(1) == b""  # after the end (and the close iter_body did): still the end

@@ -13,6 +13,8 @@ urllib3 connection), so every read has a fresh limit chosen by the caller. Note 
 per-``recv`` limits: a server trickling header bytes slowly can stretch the header wait past
 ``first_byte_timeout`` (the h11 adapter enforces a true deadline). A ``ReadTimeout`` ends the
 response (the underlying file object cannot be read again after a socket timeout): close it.
+With a session whose adapter hides the socket (not urllib3's), per-read limits cannot be set
+and reads fall back to ``first_byte_timeout`` as the socket's timeout.
 
 Cancelling: ``close()`` from another thread shuts the socket down, which wakes a blocked
 ``read``; that read then raises ``StreamCancelled`` and releases the connection.
