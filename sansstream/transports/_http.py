@@ -18,6 +18,7 @@ import datetime
 import email.utils
 import http
 import json
+import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -176,15 +177,10 @@ def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None
     text = value.strip()
     if not text:
         return None
-    if text.isascii() and text.isdigit():
-        return float(int(text))
-    try:
-        # Fractional seconds are not in the RFC but some providers send them ("1.5").
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if 0 <= seconds < float("inf") else None
+    if _SECONDS.fullmatch(text):
+        # delta-seconds is ASCII digits only (float() would also take "1_0", "1e3" or "١٢");
+        # a fraction is not in the RFC but some providers send one ("1.5")
+        return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -195,6 +191,8 @@ def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None
         now = datetime.datetime.now(datetime.timezone.utc)
     return max(0.0, (when - now).total_seconds())
 
+
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 _MESSAGE_KEYS = ("message", "detail", "error_description", "msg", "title", "error")
 
