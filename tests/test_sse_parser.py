@@ -184,6 +184,15 @@ def test_retry_attribute_and_event_retry() -> None:
     assert parser.retry == 99999999999999999999
 
 
+def test_absurdly_long_retry_is_ignored_not_an_error() -> None:
+    # int() refuses digit strings over 4300 long; such a delay (over 10**4299 ms) is ignored,
+    # as Chromium ignores values that overflow, and the stream goes on.
+    parser = SSEParser()
+    body = b"retry: 7\n\nretry: " + b"9" * 5000 + b"\ndata: x\n\nretry: " + b"8" * 4300 + b"\n\n"
+    assert [e.retry for e in parser.feed(body)] == [None]
+    assert _retry(parser) == int("8" * 4300)
+
+
 def test_last_event_id_attribute() -> None:
     parser = SSEParser(last_event_id="41")
     assert parser.last_event_id == "41"

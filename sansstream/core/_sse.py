@@ -58,6 +58,8 @@ _CR: Final = 13
 # Stands in for "no limit" so the hot loop compares ints without testing for None.
 _UNLIMITED: Final = 1 << 62
 _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
+# CPython's int() refuses longer digit strings by default (sys.get_int_max_str_digits()).
+_MAX_RETRY_DIGITS: Final = 4300
 
 AnySSE = ServerSentEvent | Comment | SSEField
 # What receive_data() and feed() accept; anything but bytes is copied to bytes first.
@@ -319,6 +321,7 @@ class SSEParser(Generic[E]):
                 # in place (so the BOM is settled and no CR awaits its LF); just append.
                 tail += data
                 return []
+            del tail  # do not pin the old tail while _take replaces it: a big line would be held twice
             self._take(data if type(data) is bytes else bytes(data))
             out = self._out
             if out:
@@ -455,11 +458,14 @@ class SSEParser(Generic[E]):
             # (an invalid UTF-8 sequence cannot span the ASCII separator), and the shape holds
             # when no LF is left outside the separators. (A joined copy searched with memchr is
             # cheaper than str.count, which visits every character.)
-            raw = region[6:-2]
+            # Decoding through a memoryview copies nothing: a 16 MiB event is held as bytes and
+            # text at most, never as a third copy.
+            raw = memoryview(region)[6:-2]
             try:
-                text = raw.decode()  # strict is the faster path in CPython; errors are rare
+                text = str(raw, "utf-8")  # strict is the faster path in CPython; errors are rare
             except UnicodeDecodeError:
-                text = raw.decode("utf-8", "replace")
+                text = str(raw, "utf-8", "replace")
+            raw.release()
             texts = text.split("\n\ndata: ")
             if "\n" not in "".join(texts):
                 _append_messages(self._out, texts, self.last_event_id)
@@ -534,7 +540,10 @@ class SSEParser(Generic[E]):
                 # "If the field value consists of only ASCII digits": bytes.isdigit() is
                 # ASCII-only and false for b"", unlike int(), which takes " 12", "1_2" and
                 # non-ASCII digits.
-                if value.isdigit():
+                # Beyond _MAX_RETRY_DIGITS the value (over 10**4299 ms) is ignored as Chromium
+                # ignores any value that overflows; converting it would trip int()'s length
+                # guard or cost superlinear time on a hostile line.
+                if value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
                     self.retry = self._block_retry = int(value)
             elif self._all_extra or self._extra:
                 # "Otherwise: the field is ignored" unless the caller asked to see it.
@@ -547,14 +556,15 @@ class SSEParser(Generic[E]):
         # "Set the last event ID string of the event source to the value of the last event ID
         # buffer. The buffer does not get reset."
         self.last_event_id = self._id_buf
-        data = self._data
-        if data:
+        if self._data:
             # "If the event type buffer has a value other than the empty string, set the type
             # of the newly created event to equal the value of the event type buffer."
             event_type = _decode(self._event) if self._event else "message"
-            text = _decode(data[0]) if len(data) == 1 else _decode(b"\n".join(data))
-            self._out.append(_make_event(text, event_type, self._id_buf, self._block_retry))
-            self._data = []
+            data, self._data = self._data, []
+            # Join, drop the lines, then decode: at most two copies of a big event at a time.
+            raw = data[0] if len(data) == 1 else b"\n".join(data)
+            del data
+            self._out.append(_make_event(_decode(raw), event_type, self._id_buf, self._block_retry))
         # "If the data buffer is an empty string, set the data buffer and the event type buffer
         # to the empty string and return": no event, but the block still ends here.
         self._event = b""
