@@ -477,3 +477,15 @@ def test_adapters_satisfy_the_transport_protocol(transport: Transport) -> None:
         assert r.url.startswith(server.url)
         assert b"".join(iter_body(r, read_timeout=5)) == BODY
         assert r.read(1) == b""  # after the end (and the close iter_body did): still the end
+
+
+def test_h11_streamed_bodies_always_get_a_fresh_connection() -> None:
+    # a one-shot iterable cannot be re-sent if a pooled connection turns out dead
+    from sansstream.providers import HTTPRequest
+
+    with FixtureServer(FixtureResponse(body=BODY)) as server, H11Transport() as t:
+        fetch(t, server.url)
+        assert t.idle_connections() == 1
+        request = HTTPRequest("POST", server.url, {}, iter([b"{}"]))  # type: ignore[arg-type]
+        read_all(t.open(request, connect_timeout=5, first_byte_timeout=5))
+        assert server.connections == 2

@@ -314,8 +314,12 @@ class H11Transport:
             if auth:
                 extra.append(("Proxy-Authorization", auth))
 
+        # A request on a reused connection that the server had already closed is sent again on a
+        # new one (only when no response byte came back); a one-shot iterable body cannot be
+        # sent twice, so it always gets a fresh connection.
+        replayable = request.body is None or isinstance(request.body, (bytes, bytearray, memoryview))
         for attempt in range(2):
-            conn = self._take_idle(key) if self.pool and attempt == 0 else None
+            conn = self._take_idle(key) if self.pool and replayable and attempt == 0 else None
             reused = conn is not None
             if conn is None:
                 conn = self._connect(key, request.url, connect_timeout)
