@@ -578,8 +578,9 @@ def _with_keepalives(
     stop = threading.Event()
 
     def produce() -> None:
+        iterator = iter(items)
         try:
-            for item in items:
+            for item in iterator:
                 while not stop.is_set():
                     try:
                         q.put(("item", item), timeout=0.1)
@@ -591,6 +592,15 @@ def _with_keepalives(
             q.put(("end", None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             q.put(("error", exc))
+        finally:
+            # The consumer went away: close the source here, in the thread that iterates it,
+            # so its own cleanup runs (e.g. an upstream ChatStream releases its connection).
+            close = getattr(iterator, "close", None)
+            if stop.is_set() and callable(close):
+                try:
+                    close()
+                except Exception:  # best effort: nobody is left to tell
+                    pass
 
     worker = threading.Thread(target=produce, name="sansstream-keepalive", daemon=True)
     worker.start()

@@ -262,11 +262,16 @@ def test_producer_errors_propagate_through_the_keepalive_thread() -> None:
 def test_closing_the_stream_stops_the_producer() -> None:
     produced: list[int] = []
 
+    closed = threading.Event()
+
     def endless() -> Iterator[Chunk]:
-        for i in itertools.count():
-            produced.append(i)
-            time.sleep(0.01)
-            yield TextDelta(str(i))
+        try:
+            for i in itertools.count():
+                produced.append(i)
+                time.sleep(0.01)
+                yield TextDelta(str(i))
+        finally:
+            closed.set()
 
     stream = sse_stream(endless(), keepalive=1.0)
     next(stream)
@@ -275,6 +280,7 @@ def test_closing_the_stream_stops_the_producer() -> None:
     count = len(produced)
     time.sleep(0.3)
     assert len(produced) <= count + 1
+    assert closed.wait(2)  # the source generator was closed, so its cleanup ran
     assert not any(t.name == "sansstream-keepalive" and t.is_alive() for t in threading.enumerate())
 
 
