@@ -304,3 +304,124 @@ def test_chat_against_a_local_server(
     assert "Local answer" in recorded or "Local" in recorded
     code, out, _ = run(capsys, "parse", str(tmp_path / "rec.jsonl"), "--result")
     assert json.loads(out)["text"] == "Local answer."
+
+
+# -- serve in-process ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def serve_once(path: Path, *extra: str) -> tuple[str, threading.Thread, list[int]]:
+    """Run ``serve`` for one request in a thread; return its URL, the thread and the exit code cell."""
+    port = free_port()
+    codes: list[int] = []
+    thread = threading.Thread(
+        target=lambda: codes.append(
+            main(["serve", str(path), "--port", str(port), "--max-requests", "1", *extra])
+        )
+    )
+    thread.start()
+    return f"http://127.0.0.1:{port}", thread, codes
+
+
+def timed_chat(url: str) -> float:
+    import time
+
+    for _ in range(100):  # the server thread may still be binding
+        try:
+            start = time.monotonic()
+            text = (
+                stream_chat(
+                    "openai",
+                    model="m",
+                    messages=[{"role": "user", "content": "x"}],
+                    api_key="k",
+                    base_url=url,
+                    retry=None,
+                )
+                .result()
+                .text
+            )
+            break
+        except Exception:
+            time.sleep(0.02)
+    else:  # pragma: no cover - diagnostic
+        raise AssertionError("serve never answered")
+    assert text == "one two three four five six seven eight"
+    return time.monotonic() - start
+
+
+def test_serve_replays_a_recording_at_its_pace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = list(sse_stream(stream_response("one two three four five six seven eight"), format="openai"))
+    recording = tmp_path / "paced.jsonl"
+    with FixtureServer(FixtureResponse(body, delay=0.04)) as server:
+        stream_chat(
+            "openai",
+            model="m",
+            messages=[{"role": "user", "content": "x"}],
+            api_key="k",
+            base_url=server.url,
+            record=recording,
+        ).result()
+    timings = {}
+    for speed in ("1", "4", "0"):
+        url, thread, codes = serve_once(recording, "--speed", speed)
+        timings[speed] = timed_chat(url)
+        thread.join(10)
+        assert codes == [0]
+    recorded = load_recording(recording).slices[-1].t - load_recording(recording).slices[0].t
+    assert timings["1"] >= 0.6 * recorded  # the recorded gaps are kept...
+    assert timings["4"] < 0.6 * timings["1"]  # ...scaled by --speed
+    assert timings["0"] < 0.6 * timings["4"]
+    assert "serving" in capsys.readouterr().err
+
+
+def test_serve_replays_a_recorded_error_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sansstream.model import HTTPStatusError
+
+    recording = tmp_path / "denied.jsonl"
+    denied = FixtureResponse(
+        b'{"error": {"message": "Rate limit reached."}}', status=429, content_type="application/json"
+    )
+    with FixtureServer(denied) as server, pytest.raises(HTTPStatusError):
+        stream_chat(
+            "openai",
+            model="m",
+            messages=[{"role": "user", "content": "x"}],
+            api_key="k",
+            base_url=server.url,
+            record=recording,
+            retry=None,
+        ).result()
+    url, thread, codes = serve_once(recording)
+    statuses: list[tuple[int, str]] = []
+    try:
+        for _ in range(100):
+            try:
+                stream_chat(
+                    "openai",
+                    model="m",
+                    messages=[{"role": "user", "content": "x"}],
+                    api_key="k",
+                    base_url=url,
+                    retry=None,
+                ).result()
+            except HTTPStatusError as exc:
+                statuses.append((exc.status, str(exc)))
+                break
+            except Exception:
+                import time
+
+                time.sleep(0.02)
+    finally:
+        thread.join(10)
+    assert [status for status, _ in statuses] == [429]
+    assert "Rate limit reached" in statuses[0][1]
+    assert codes == [0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -343,11 +344,15 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         options["temperature"] = args.temperature
     record = getattr(args, "out", None) or getattr(args, "record", None)
-    if args.prompt is None:
-        # An unknown provider is reported at once, not after the user typed a prompt on stdin.
-        from ..providers._registry import get as get_provider
+    # Configuration mistakes are reported before the prompt is read from stdin.
+    from ..providers._registry import get as get_provider
 
-        get_provider(args.provider)
+    provider = get_provider(args.provider)
+    if provider.api_key_env and not provider.defaults_from_env(os.environ).get("api_key"):
+        raise ConfigurationError(
+            f"no API key for provider {provider.name!r}: set the environment variable "
+            f"{' or '.join(provider.api_key_env)} (a local server that needs no key accepts any value)"
+        )
     messages.append({"role": "user", "content": _read_prompt(args)})
     if args.no_retry:
         options["retry"] = NO_RETRY
