@@ -232,15 +232,16 @@ def test_close_stops_stalled_handlers_and_leaves_nothing_behind() -> None:
         s.sendall(get())
         assert s.recv(65536)
         clients.append(s)
-    assert live_threads() >= threads + 4  # accept loop + one per connection
+    assert len(live_threads() - threads) >= 4  # accept loop + one per connection
     started = time.monotonic()
     server.close()
     assert time.monotonic() - started < 2, "close() must not wait for the 60 s stall"
     server.close()  # idempotent
     for s in clients:
         s.close()
-    assert live_threads() == threads
-    assert open_fds() == fds
+    assert live_threads() - threads == set()
+    # <=: descriptors other tests left may be collected meanwhile; ours must all be gone
+    assert open_fds() <= fds
 
 
 def test_transports_leak_no_threads_or_sockets() -> None:
@@ -275,8 +276,9 @@ def test_transports_leak_no_threads_or_sockets() -> None:
             r.close()
             t.close()
     gc.collect()
-    assert live_threads() == threads
-    assert open_fds() == fds
+    assert live_threads() - threads == set()
+    # <=: descriptors other tests left may be collected meanwhile; ours must all be gone
+    assert open_fds() <= fds
 
 
 def drain_or_raise(response: object, timeout: float) -> None:

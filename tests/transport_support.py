@@ -82,8 +82,10 @@ def open_fds() -> int:
         return -1
 
 
-def live_threads() -> int:
-    return threading.active_count()
+def live_threads() -> set[threading.Thread]:
+    """The running threads; compare sets, so threads left by other tests ending meanwhile do not
+    count."""
+    return set(threading.enumerate())
 
 
 def drain(response: TransportResponse, timeout: float = 5.0) -> tuple[bytes, SansStreamError | None]:
