@@ -70,6 +70,16 @@ class _Halt(Exception):
     """Stops the scanner once an error is pending (internal; never escapes this module)."""
 
 
+def _escaped(buf: bytearray, quote: int) -> bool:
+    """Whether the quote at ``quote`` is escaped: an odd run of backslashes right before it. The
+    string's own opening quote stops the count, so it never leaves the string (and each run is
+    counted once, for the quote that ends it)."""
+    back = quote - 1
+    while buf[back] == 0x5C:
+        back -= 1
+    return (quote - 1 - back) % 2 == 1
+
+
 def _excerpt(raw: bytes | bytearray) -> str:
     text = bytes(raw[: _EXCERPT_CHARS * 4]).decode("utf-8", "replace")
     return repr(text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "...")
@@ -187,13 +197,8 @@ class JSONArrayParser:
                 if quote < 0:
                     pos = end
                     break
-                # Count the backslashes right before the quote: an odd number escapes it. The
-                # string's own opening quote stops the count, so it never leaves the string.
-                back = quote - 1
-                while buf[back] == 0x5C:
-                    back -= 1
                 pos = quote + 1
-                if (quote - 1 - back) % 2 == 0:
+                if not _escaped(buf, quote):
                     state = self._after_string
                     if state == _AFTER:  # a string element just closed
                         self._emit(pos)
@@ -205,9 +210,16 @@ class JSONArrayParser:
                     break
                 pos = match.end()
                 byte = buf[pos - 1]
-                if byte == 0x22:  # '"'
-                    self._after_string = _IN_CONTAINER
-                    state = _IN_STRING
+                if byte == 0x22:  # '"': skip the whole string here when its end is buffered
+                    quote = buf.find(b'"', pos)
+                    while quote > 0 and buf[quote - 1] == 0x5C and _escaped(buf, quote):
+                        quote = buf.find(b'"', quote + 1)
+                    if quote < 0:  # unfinished: no quote up to the end, resume there
+                        self._after_string = _IN_CONTAINER
+                        state = _IN_STRING
+                        pos = end
+                        break
+                    pos = quote + 1
                 elif byte in (0x7B, 0x5B):  # '{' '['
                     self._depth += 1
                 else:  # '}' ']'
