@@ -236,7 +236,7 @@ class H11Transport:
             )
 
         try:
-            sock = socket.create_connection((dial_host, dial_port), timeout=timeout)
+            sock = _dial(dial_host, dial_port, started, timeout)
         except TimeoutError:
             raise timed_out() from None
         except OSError as exc:
@@ -467,6 +467,30 @@ class H11Transport:
 
         headers_out = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers])
         return _H11Response(self, conn, event.status_code, headers_out, request.url)
+
+
+def _dial(host: str, port: int, started: float, timeout: float | None) -> socket.socket:
+    """``socket.create_connection`` with one deadline for all the host's addresses (the stdlib
+    gives each address the whole timeout). Name resolution itself cannot be bounded here."""
+    last: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not None:
+                left = timeout - (time.monotonic() - started)
+                if left <= 0:
+                    raise TimeoutError
+                sock.settimeout(left)
+            sock.connect(address)
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise last if last is not None else OSError(f"no address found for {host}")
 
 
 def _parse_proxy(proxy: str) -> tuple[str, int, str]:
