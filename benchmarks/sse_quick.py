@@ -28,10 +28,10 @@ def openai_like_stream(n_events: int = 20_000) -> bytes:
     out = []
     for i in range(n_events):
         payload = {
-            "id": "chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012",
+            "id": "chatcmpl-AbCdEfGh012",
             "object": "chat.completion.chunk",
             "created": 1730000000,
-            "model": "gpt-4o-mini-2024-07-18",
+            "model": "gpt-4o-mini",
             "system_fingerprint": "fp_0ba0d124f1",
             "choices": [
                 {"index": 0, "delta": {"content": words[i % len(words)]}, "logprobs": None,

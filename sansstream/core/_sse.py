@@ -58,6 +58,8 @@ _CR: Final = 13
 # Stands in for "no limit" so the hot loop compares ints without testing for None.
 _UNLIMITED: Final = 1 << 62
 _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
+# Regions at least this big are decoded through a memoryview rather than a sliced copy.
+_BIG_REGION: Final = 1 << 16
 # CPython's int() refuses longer digit strings by default (sys.get_int_max_str_digits()).
 _MAX_RETRY_DIGITS: Final = 4300
 
@@ -312,15 +314,22 @@ class SSEParser(Generic[E]):
             # The usual loop (feed after feed): parse the caller's bytes straight away.
             tail = self._tail
             if (
-                type(tail) is bytearray
+                tail
                 and _LF not in data
                 and _CR not in data
                 and self._size + len(tail) + len(data) <= self._limit
             ):
-                # Quickest route, for small slices inside a long line: the tail already grows
-                # in place (so the BOM is settled and no CR awaits its LF); just append.
-                tail += data
-                return []
+                # Quickest route, for small slices inside a line: append to the tail (which,
+                # being non-empty, has no CR awaiting its LF). A bytearray tail grows in place;
+                # a bytes tail becomes one, unless it may still be the start of a BOM.
+                if type(tail) is bytearray:
+                    tail += data
+                    return []
+                if self._bom_done:
+                    grown = bytearray(tail)
+                    grown += data
+                    self._tail = grown
+                    return []
             del tail  # do not pin the old tail while _take replaces it: a big line would be held twice
             self._take(data if type(data) is bytes else bytes(data))
             out = self._out
@@ -449,8 +458,8 @@ class SSEParser(Generic[E]):
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if (
             not self._dirty
-            and region[:6] == b"data: "
-            and region[-2:] == b"\n\n"
+            and region.startswith(b"data: ")
+            and region.endswith(b"\n\n")
             and len(region) <= self._limit
         ):
             # Fast path for the shape of nearly every LLM stream: the region is a run of blocks
@@ -458,14 +467,24 @@ class SSEParser(Generic[E]):
             # (an invalid UTF-8 sequence cannot span the ASCII separator), and the shape holds
             # when no LF is left outside the separators. (A joined copy searched with memchr is
             # cheaper than str.count, which visits every character.)
-            # Decoding through a memoryview copies nothing: a 16 MiB event is held as bytes and
-            # text at most, never as a third copy.
-            raw = memoryview(region)[6:-2]
-            try:
-                text = str(raw, "utf-8")  # strict is the faster path in CPython; errors are rare
-            except UnicodeDecodeError:
-                text = str(raw, "utf-8", "replace")
-            raw.release()
+            # A big region is decoded through a memoryview, which copies nothing: a 16 MiB event
+            # is then held as bytes and text, never as a third copy. (Small ones are sliced:
+            # cheaper than setting up a view.)
+            # (Strict decoding is the faster path in CPython; invalid UTF-8 is rare.)
+            if len(region) < _BIG_REGION:
+                raw = region[6:-2]
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError:
+                    text = raw.decode("utf-8", "replace")
+                del raw
+            else:
+                view = memoryview(region)[6:-2]
+                try:
+                    text = str(view, "utf-8")
+                except UnicodeDecodeError:
+                    text = str(view, "utf-8", "replace")
+                view.release()
             texts = text.split("\n\ndata: ")
             if "\n" not in "".join(texts):
                 _append_messages(self._out, texts, self.last_event_id)
