@@ -423,7 +423,8 @@ class SSEParser(Generic[E]):
             if data[0] == _LF:
                 data = data[1:]
         # The last line end in the new bytes: everything before it is complete lines.
-        end = max(data.rfind(_LF), data.rfind(_CR)) if _LF in data or _CR in data else -1
+        end = data.rfind(_LF)
+        end = max(end, data.rfind(_CR, end + 1))  # a CR after the last LF ends a later line
         if end < 0:
             held = self._size + len(tail) + len(data)
             if held > self._limit:
@@ -739,7 +740,9 @@ def encode_sse(
 
     Pass an event object, the same classes the parser returns, or use the keyword form:
     ``encode_sse(data="hi", event_name="delta", id="7", retry=1000)``. Data may hold any of CR,
-    LF or CRLF: each line becomes a ``data:`` line (and reads back with LF line breaks).
+    LF or CRLF: each line becomes a ``data:`` line (and reads back with LF line breaks). A
+    ``Comment`` becomes ``: text`` (a keepalive), one comment line per line of its text; an
+    ``SSEField`` becomes ``name: value`` (read back with ``extra_fields``).
 
     Stateless: an event's ``id`` is written when it is not empty. To carry ``id`` exactly across a
     sequence of events (including a change back to ``""``) use :class:`SSEEncoder`.
