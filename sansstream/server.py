@@ -159,26 +159,38 @@ class ChunkEncoder:
     have no place for it, or hold it until later); ``close()`` returns what must still be
     written at the end: open blocks and, when ``done`` is true and no terminal marker or error
     was written yet, the format's terminal marker. ``keepalive()`` is the format's idle marker.
+
+    Relaying rules: an error chunk ends the response in every format written here, so chunks
+    that a source still sends after its error (a finish, OpenRouter's ``[DONE]``…) are dropped;
+    a chunk after ``Done`` is a caller mistake (``LocalProtocolError``). Formats without
+    choices (everything but ``openai``) carry choice 0 only; other choices are dropped.
     """
 
     framing: Literal["sse", "ndjson"] = "sse"
     format: WireFormat = "slop"
+    multi_choice = False
 
     def __init__(self, *, model: str | None = None, id: str | None = None) -> None:
         self.model = model
         self.id = id
-        self.terminated = False  # a terminal marker or an error went out: nothing may follow
+        self.terminated = False  # a terminal marker or an error went out
+        self.errored = False  # ...and it was an error: later chunks are dropped
         self._index = 0
 
     def encode(self, chunk: Chunk) -> list[Out]:
+        if self.errored:
+            return []
         if self.terminated:
             raise LocalProtocolError(
-                f"a {chunk.type!r} chunk came after the end of the stream (done or error); "
+                f"a {chunk.type!r} chunk came after the end of the stream (a done chunk); "
                 "stop writing chunks once the stream is terminated"
             )
+        if not self.multi_choice and getattr(chunk, "choice", 0) != 0:
+            return []
         out = self._encode(chunk)
         if isinstance(chunk, (Done, StreamError)):
             self.terminated = True
+            self.errored = isinstance(chunk, StreamError)
         return out
 
     def close(self, *, done: bool = True) -> list[Out]:
@@ -223,6 +235,7 @@ class _OpenAIEncoder(ChunkEncoder):
     DeepSeek, vLLM and others use); tool calls as ``delta.tool_calls`` fragments."""
 
     format: WireFormat = "openai"
+    multi_choice = True
 
     def __init__(self, *, created: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
@@ -338,7 +351,13 @@ _ANTHROPIC_RAW_STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "p
 class _AnthropicEncoder(ChunkEncoder):
     """The Anthropic Messages event sequence. Content blocks open and close as the chunk kind
     changes; ``message_delta`` (stop reason and usage) is held until the end because OpenAI-style
-    sources send usage after the finish."""
+    sources send usage after the finish.
+
+    Anthropic blocks are strictly sequential, while sources may interleave the argument
+    fragments of parallel tool calls (OpenAI, Gemini) and end them all at the finish. So a
+    ``tool_use`` block is written whole when its call ends (start, the arguments as one
+    ``input_json_delta``, stop): always a correct block, at the cost of not streaming
+    arguments."""
 
     format: WireFormat = "anthropic"
 
@@ -346,8 +365,7 @@ class _AnthropicEncoder(ChunkEncoder):
         super().__init__(**kw)
         self._started = False
         self._block: str | None = None  # kind of the open content block
-        self._block_key: Any = None  # tool index / reasoning block of the open block
-        self._tool_partial = False
+        self._block_key: Any = None  # reasoning block number of the open block
         self._stop: str | None = None
         self._usage: Usage | None = None
 
@@ -415,27 +433,15 @@ class _AnthropicEncoder(ChunkEncoder):
                 out.append(self._delta({"type": "thinking_delta", "thinking": chunk.text}))
             if chunk.signature:
                 out.append(self._delta({"type": "signature_delta", "signature": chunk.signature}))
-        elif isinstance(chunk, ToolCallStart):
-            self._tool_partial = False
-            out += self._open(
-                "tool",
-                (chunk.choice, chunk.index),
-                {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}},
-            )
-        elif isinstance(chunk, ToolCallDelta):
-            self._tool_partial = True
-            out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
         elif isinstance(chunk, ToolCallEnd):
-            if self._block != "tool" or self._block_key != (chunk.choice, chunk.index):
-                self._tool_partial = False
-                out += self._open(
-                    "tool",
-                    (chunk.choice, chunk.index),
-                    {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}},
-                )
-            if not self._tool_partial:
-                out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
             out += self._close_block()
+            block: dict[str, Any] = {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}}
+            out.append(
+                self._event({"type": "content_block_start", "index": self._index, "content_block": block})
+            )
+            out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
+            out.append(self._event({"type": "content_block_stop", "index": self._index}))
+            self._index += 1
         elif isinstance(chunk, Finish):
             out += self._close_block()
             if chunk.raw_reason in _ANTHROPIC_RAW_STOP:

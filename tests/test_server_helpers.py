@@ -8,9 +8,11 @@ import threading
 import time
 import wsgiref.simple_server
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support import provider_fixtures_dir
 
 from sansstream.core import SSEParser, iter_ndjson
 from sansstream.model import (
@@ -32,7 +34,7 @@ from sansstream.model import (
     ToolCallStart,
     Usage,
 )
-from sansstream.providers import decode_stream
+from sansstream.providers import Framing, decode_stream
 from sansstream.server import (
     KEEPALIVE,
     WireFormat,
@@ -53,10 +55,10 @@ def body_for(fmt: str, chunks: Iterable[Any], **kw: Any) -> bytes:
     return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[arg-type]
 
 
-def decode(fmt: str, pieces: Iterable[bytes]) -> Iterator[Chunk]:
+def decode(fmt: str, pieces: Iterable[bytes], **kw: Any) -> Iterator[Chunk]:
     if fmt == "slop-ndjson":
-        return decode_stream("slop", pieces, framing="ndjson")
-    return decode_stream(fmt, pieces)
+        return decode_stream("slop", pieces, framing="ndjson", **kw)
+    return decode_stream(fmt, pieces, **kw)
 
 
 def fold(chunks: Iterable[Chunk]) -> ChatResult:
@@ -336,3 +338,53 @@ def test_official_openai_and_anthropic_clients_read_our_streams() -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# -- relaying recorded provider streams in another wire format -----------------------------------
+
+FOLDER_PROVIDER = {
+    "openai-chat": "openai",
+    "openai-compatible": "openai",
+    "openai-responses": "openai-responses",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "ollama": "ollama",
+    "bedrock": "bedrock",
+    "mistral": "mistral",
+    "cohere": "cohere",
+}
+
+
+def provider_fixtures() -> list[Path]:
+    return sorted(
+        p
+        for p in provider_fixtures_dir().glob("*/*")
+        if p.parent.name in FOLDER_PROVIDER and not p.name.endswith(".expected.json")
+    )
+
+
+@pytest.mark.parametrize("path", provider_fixtures(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_recorded_stream_relays_in_every_wire_format(path: Path) -> None:
+    """A relay reads a provider's stream and re-serves it in another format: what a client of
+    the new format assembles is what the original stream said."""
+    framing: Framing | None = "json-array" if path.suffix == ".json" else None
+    source = list(
+        decode_stream(
+            FOLDER_PROVIDER[path.parent.name], [path.read_bytes()], raise_errors=False, framing=framing
+        )
+    )
+    want = fold(source)
+    for fmt in FORMATS:
+        got = fold(decode(fmt, [body_for(fmt, source)], raise_errors=False))
+        if fmt == "openai":
+            assert (got.text, got.refusal) == (want.text, want.refusal), fmt
+        else:  # no refusal channel: a refusal is the answer text
+            assert got.text == want.text + want.refusal, fmt
+        assert got.reasoning == want.reasoning, fmt
+        assert [(t.name, t.input) for t in got.tool_calls] == [(t.name, t.input) for t in want.tool_calls], (
+            fmt
+        )
+        assert [e.message for e in got.errors] == [e.message for e in want.errors], fmt
+        if want.usage is not None and not want.errors:
+            assert got.usage is not None, fmt
+            assert got.usage.output_tokens == want.usage.output_tokens, fmt
