@@ -245,7 +245,11 @@ class SSEParser(Generic[E]):
     # -- public API ---------------------------------------------------------------------------
 
     def receive_data(self, data: Buffer) -> None:
-        """Buffer ``data``; ``b""`` marks the end of the stream. Never parses."""
+        """Buffer ``data``; ``b""`` marks the end of the stream. Never parses.
+
+        The one check made here: bytes that would carry a line with no end in sight over
+        ``max_event_size`` raise ``EventTooLargeError`` at once, before they are held.
+        """
         self._check_usable()
         if type(data) is not bytes:
             data = bytes(data)
