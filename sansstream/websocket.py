@@ -50,7 +50,7 @@ from .model._errors import (
 )
 from .model._events import END, NEED_DATA
 from .model._result import ChatResult
-from .server import chunk_to_slop
+from .server import chunk_encoder
 
 if TYPE_CHECKING:
     import wsproto
@@ -288,23 +288,23 @@ def _await_accept(sock: socket.socket, ws: wsproto.WSConnection) -> None:
 def send_chunks(
     sock: socket.socket, ws: wsproto.WSConnection, chunks: Iterable[Chunk], *, close: bool = True
 ) -> None:
-    """Send each chunk that SLOP has an event for as one text message; then, when ``close``,
-    a normal close frame. A stream that did not end with ``done`` or ``error`` gets ``done``."""
-    from .model._chunks import Done
-
+    """Send each chunk that SLOP has an event for as one text message (the ``ChunkEncoder``
+    rules of ``sansstream.server`` apply: choice 0 only, nothing after an error); a stream that
+    did not end with ``done`` or ``error`` gets ``done``. Then, when ``close``, a normal close
+    frame."""
     wsp = _wsproto()
-    ended = False
+    encoder = chunk_encoder("slop", framing="ndjson")
+
+    def send(values: list[Any]) -> None:
+        for value in values:
+            text = json.dumps(value.value, ensure_ascii=False, separators=(",", ":"))
+            sock.sendall(ws.send(wsp.events.TextMessage(data=text)))
+
     for chunk in chunks:
-        payload = chunk_to_slop(chunk)
-        if payload is None:
-            continue
-        sock.sendall(ws.send(wsp.events.TextMessage(data=json.dumps(payload, ensure_ascii=False))))
-        if chunk.type in ("done", "error"):
-            ended = True
-            break
-    if not ended:
-        payload = chunk_to_slop(Done())
-        sock.sendall(ws.send(wsp.events.TextMessage(data=json.dumps(payload))))
+        send(encoder.encode(chunk))
+        if encoder.terminated:
+            break  # done or error: the response is over; stop pulling from the source
+    send(encoder.close())
     if close:
         sock.sendall(ws.send(wsp.events.CloseConnection(code=1000)))
 
