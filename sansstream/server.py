@@ -21,6 +21,9 @@ the items are pulled in a helper thread and, whenever nothing was written for th
 keepalive (an SSE comment, Anthropic's ``ping`` event, or an empty NDJSON line) is written.
 ``clock`` defaults to ``time.monotonic`` and can be injected by tests.
 
+``sse_stream_async`` / ``ndjson_stream_async`` do the same for asyncio (ASGI) apps, with the
+event loop's timer for keepalives.
+
 Example (WSGI)::
 
     from sansstream.server import sse_stream, stream_response
@@ -32,6 +35,7 @@ Example (WSGI)::
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import queue
@@ -39,7 +43,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import Any, Literal, TypeVar
 
 from .model._chunks import (
@@ -68,6 +80,8 @@ __all__ = [
     "chunk_to_slop",
     "sse_stream",
     "ndjson_stream",
+    "sse_stream_async",
+    "ndjson_stream_async",
     "stream_response",
     "KEEPALIVE",
 ]
@@ -568,7 +582,7 @@ T = TypeVar("T")
 
 def _with_keepalives(
     items: Iterable[T], interval: float | None, clock: Callable[[], float]
-) -> Iterator[T | _Keepalive]:
+) -> Generator[T | _Keepalive, None, None]:
     """``items``, with ``KEEPALIVE`` inserted whenever nothing came out for ``interval`` seconds.
 
     Items are pulled in a daemon thread so that a producer blocked on a slow upstream does not
@@ -636,6 +650,58 @@ def _is_chunk(item: object) -> bool:
     return isinstance(item, _CHUNK_TYPES)
 
 
+class _BodyWriter:
+    """Items in, body bytes out, for one response: the logic shared by the sync and async
+    stream functions."""
+
+    def __init__(
+        self, framing: Literal["sse", "ndjson"], format: WireFormat, model: str | None, id: str | None
+    ):
+        from .core import SSEEncoder
+
+        self.framing = framing
+        if framing == "sse":
+            self.encoder = chunk_encoder(format, model=model, id=id)
+            if self.encoder.framing != "sse":
+                raise LocalProtocolError(f"the {format!r} wire format is NDJSON: use ndjson_stream()")
+        else:
+            self.encoder = chunk_encoder(format, framing="ndjson", model=model, id=id)
+        # Stateful so that pass-through events keep their ids exactly (an id going back to "").
+        self.sse = SSEEncoder()
+
+    def _bytes(self, out: Any) -> bytes:
+        if self.framing == "ndjson":
+            from .core import encode_ndjson
+
+            return encode_ndjson(out)
+        if isinstance(out, JSONValue):  # pragma: no cover - SSE encoders never produce one
+            raise LocalProtocolError("an NDJSON value cannot be written to an SSE stream")
+        data: bytes = self.sse.encode(out)
+        return data
+
+    def item(self, item: Any) -> list[bytes]:
+        if isinstance(item, _Keepalive):
+            if self.framing == "ndjson":
+                return [b"\n"]  # an empty line: NDJSON readers skip it
+            ping = self.encoder.keepalive()
+            # A blank line after a keepalive comment, as servers usually write it: proxies that
+            # buffer until an event boundary pass it on at once (a no-op for SSE parsers).
+            return [self._bytes(ping) + (b"\n" if isinstance(ping, Comment) else b"")]
+        if _is_chunk(item):
+            return [self._bytes(out) for out in self.encoder.encode(item)]
+        if self.framing == "ndjson":
+            return [self._bytes(item)]
+        if isinstance(item, (ServerSentEvent, Comment, SSEField)):
+            return [self._bytes(item)]
+        raise LocalProtocolError(
+            "sse_stream() items must be chunks, ServerSentEvent, Comment or SSEField, "
+            f"got {type(item).__name__}"
+        )
+
+    def end(self, done: bool) -> list[bytes]:
+        return [self._bytes(out) for out in self.encoder.close(done=done)]
+
+
 def sse_stream(
     items: Iterable[Chunk | ServerSentEvent | Comment | SSEField | _Keepalive],
     *,
@@ -648,46 +714,20 @@ def sse_stream(
 ) -> Generator[bytes, None, None]:
     """The body of a ``text/event-stream`` response, as byte slices (one per event).
 
-    Chunks are written in ``format``; ``ServerSentEvent``, ``Comment`` and ``SSEField`` items pass through
-    unchanged (so a relay can forward events it does not model). At the end, unless the items
-    already ended the stream (a ``Done`` or an error chunk), the format's terminal marker is
-    written when ``done`` is true. ``keepalive`` (seconds) writes a keepalive whenever nothing was
-    written for that long.
+    Chunks are written in ``format``; ``ServerSentEvent``, ``Comment`` and ``SSEField`` items
+    pass through unchanged (so a relay can forward events it does not model). At the end, unless
+    the items already ended the stream (a ``Done`` or an error chunk), the format's terminal
+    marker is written when ``done`` is true. ``keepalive`` (seconds) writes a keepalive whenever
+    nothing was written for that long.
     """
-    from .core import SSEEncoder
-
-    encoder = chunk_encoder(format, model=model, id=id)
-    if encoder.framing != "sse":
-        raise LocalProtocolError(f"the {format!r} wire format is NDJSON: use ndjson_stream()")
-    # Stateful so that pass-through events keep their ids exactly (an id going back to "").
-    sse = SSEEncoder()
-    for item in _with_keepalives(items, keepalive, clock):
-        if isinstance(item, _Keepalive):
-            ping = encoder.keepalive()
-            # A blank line after a keepalive comment, as servers usually write it: proxies that
-            # buffer until an event boundary pass it on at once (a no-op for SSE parsers).
-            yield _sse_bytes(sse, ping) + (b"\n" if isinstance(ping, Comment) else b"")
-            continue
-        events: list[Out]
-        if isinstance(item, (ServerSentEvent, Comment, SSEField)):
-            events = [item]
-        elif _is_chunk(item):
-            events = encoder.encode(item)
-        else:
-            raise LocalProtocolError(
-                f"sse_stream() items must be chunks, ServerSentEvent or Comment, got {type(item).__name__}"
-            )
-        for event in events:
-            yield _sse_bytes(sse, event)
-    for event in encoder.close(done=done):
-        yield _sse_bytes(sse, event)
-
-
-def _sse_bytes(sse: Any, event: Out) -> bytes:
-    if isinstance(event, JSONValue):  # pragma: no cover - SSE encoders never produce one
-        raise LocalProtocolError("an NDJSON value cannot be written to an SSE stream")
-    data: bytes = sse.encode(event)
-    return data
+    writer = _BodyWriter("sse", format, model, id)
+    paced = _with_keepalives(items, keepalive, clock)
+    try:
+        for item in paced:
+            yield from writer.item(item)
+    finally:
+        paced.close()  # stops the keepalive thread at once when the client goes away
+    yield from writer.end(done)
 
 
 def ndjson_stream(
@@ -706,18 +746,104 @@ def ndjson_stream(
     a JSON value of its own (a ``JSONValue`` as its ``value``). Keepalives are empty lines, which
     NDJSON readers skip. The terminal marker rule is ``sse_stream``'s.
     """
-    from .core import encode_ndjson
+    writer = _BodyWriter("ndjson", format, model, id)
+    paced = _with_keepalives(items, keepalive, clock)
+    try:
+        for item in paced:
+            yield from writer.item(item)
+    finally:
+        paced.close()  # stops the keepalive thread at once when the client goes away
+    yield from writer.end(done)
 
-    encoder = chunk_encoder(format, framing="ndjson", model=model, id=id)
-    for item in _with_keepalives(items, keepalive, clock):
-        if isinstance(item, _Keepalive):
-            yield b"\n"
-            continue
-        values: list[Any] = encoder.encode(item) if _is_chunk(item) else [item]
-        for value in values:
-            yield encode_ndjson(value)
-    for value in encoder.close(done=done):
-        yield encode_ndjson(value)
+
+async def _async_with_keepalives(
+    items: AsyncIterable[T] | Iterable[T], interval: float | None
+) -> AsyncGenerator[T | _Keepalive, None]:
+    """The async twin of ``_with_keepalives``: the event loop's own timer, no thread. The
+    pending ``__anext__`` is shielded from the timeout, so a keepalive never cancels it."""
+    if interval is not None and interval <= 0:
+        raise LocalProtocolError(f"keepalive must be a positive number of seconds, got {interval!r}")
+    if isinstance(items, AsyncIterable):
+        source: AsyncIterator[T] = items.__aiter__()
+    else:
+
+        async def from_sync() -> AsyncGenerator[T, None]:
+            for item in items:
+                yield item
+
+        source = from_sync()
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(source.__anext__())
+            try:
+                item = await asyncio.wait_for(asyncio.shield(pending), timeout=interval)
+            except asyncio.TimeoutError:
+                yield KEEPALIVE
+                continue
+            except StopAsyncIteration:
+                pending = None
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            try:  # let the cancelled step finish before closing the generator it runs in
+                await pending
+            except (asyncio.CancelledError, Exception):  # cancelled or failed: either way, over
+                pass
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def sse_stream_async(
+    items: AsyncIterable[Chunk | ServerSentEvent | Comment | SSEField | _Keepalive]
+    | Iterable[Chunk | ServerSentEvent | Comment | SSEField | _Keepalive],
+    *,
+    format: WireFormat = "slop",
+    keepalive: float | None = None,
+    done: bool = True,
+    model: str | None = None,
+    id: str | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """``sse_stream`` for asyncio (ASGI apps: Starlette's ``StreamingResponse``, raw ASGI
+    ``http.response.body`` messages…): items from an async iterable (or a plain one that never
+    blocks), keepalives timed by the event loop."""
+    writer = _BodyWriter("sse", format, model, id)
+    paced = _async_with_keepalives(items, keepalive)
+    try:
+        async for item in paced:
+            for data in writer.item(item):
+                yield data
+    finally:
+        await paced.aclose()  # `async for` does not close it: do it, so the source is closed
+    for data in writer.end(done):
+        yield data
+
+
+async def ndjson_stream_async(
+    items: AsyncIterable[Any] | Iterable[Any],
+    *,
+    format: WireFormat = "slop",
+    keepalive: float | None = None,
+    done: bool = True,
+    model: str | None = None,
+    id: str | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """``ndjson_stream`` for asyncio, as ``sse_stream_async``."""
+    writer = _BodyWriter("ndjson", format, model, id)
+    paced = _async_with_keepalives(items, keepalive)
+    try:
+        async for item in paced:
+            for data in writer.item(item):
+                yield data
+    finally:
+        await paced.aclose()  # `async for` does not close it: do it, so the source is closed
+    for data in writer.end(done):
+        yield data
 
 
 _WORD = re.compile(r"\s*\S+|\s+$")

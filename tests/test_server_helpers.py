@@ -3,11 +3,12 @@ read back exactly (sansstream.server)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
 import wsgiref.simple_server
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,9 @@ from sansstream.server import (
     WireFormat,
     chunk_encoder,
     ndjson_stream,
+    ndjson_stream_async,
     sse_stream,
+    sse_stream_async,
     stream_response,
 )
 from sansstream.testing import MODES, rechunk
@@ -388,3 +391,80 @@ def test_every_recorded_stream_relays_in_every_wire_format(path: Path) -> None:
         if want.usage is not None and not want.errors:
             assert got.usage is not None, fmt
             assert got.usage.output_tokens == want.usage.output_tokens, fmt
+
+
+# -- asyncio (ASGI) variants ----------------------------------------------------------------------
+
+
+async def slow_async(items: list[Chunk], pause: float) -> AsyncIterator[Chunk]:
+    for item in items:
+        await asyncio.sleep(pause)
+        yield item
+
+
+def test_async_stream_round_trips_and_keeps_alive() -> None:
+    chunks = list(stream_response("async words here", model="m"))
+
+    async def collect() -> list[bytes]:
+        return [b async for b in sse_stream_async(slow_async(chunks, 0.0), format="openai")]
+
+    body = asyncio.run(collect())
+    assert fold(decode_stream("openai", body)).text == "async words here"
+
+    async def collect_slow() -> list[bytes]:
+        source = slow_async([TextDelta("a"), TextDelta("b")], 0.25)
+        return [b async for b in sse_stream_async(source, keepalive=0.05)]
+
+    out = asyncio.run(collect_slow())
+    data = [i for i, b in enumerate(out) if b.startswith(b"data:")]
+    assert data[0] >= 3  # several keepalives during the first pause
+    assert sum(1 for b in out[data[0] : data[1]] if b.startswith(b": keepalive")) >= 3
+    assert fold(decode_stream("slop", out)).text == "ab"
+
+    async def ndjson() -> list[bytes]:
+        return [b async for b in ndjson_stream_async([TextDelta("x")], format="ollama")]
+
+    assert fold(decode_stream("ollama", asyncio.run(ndjson()))).text == "x"
+
+
+def test_async_stream_closes_its_source() -> None:
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[Chunk]:
+        try:
+            while True:
+                await asyncio.sleep(0.01)
+                yield TextDelta("x")
+        finally:
+            closed.set()
+
+    async def run() -> bool:
+        stream = sse_stream_async(endless(), keepalive=1.0)
+        await stream.__anext__()
+        await stream.aclose()  # what an ASGI server does when the client disconnects
+        return closed.is_set()
+
+    assert asyncio.run(run())
+
+
+def test_raw_asgi_app_streams_chunks() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        async for data in sse_stream_async(stream_response("from ASGI"), format="anthropic"):
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    asyncio.run(app({"type": "http", "method": "POST", "path": "/v1/messages"}, receive, send))
+    assert sent[0]["status"] == 200
+    body = [m["body"] for m in sent[1:]]
+    assert len(body) > 5  # one message per event: the client sees a stream
+    assert fold(decode_stream("anthropic", body)).text == "from ASGI"
