@@ -361,7 +361,7 @@ def timed_chat(url: str) -> float:
 def test_serve_replays_a_recording_at_its_pace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = list(sse_stream(stream_response("one two three four five six seven eight"), format="openai"))
     recording = tmp_path / "paced.jsonl"
-    with FixtureServer(FixtureResponse(body, delay=0.04)) as server:
+    with FixtureServer(FixtureResponse(body, delay=0.06)) as server:
         stream_chat(
             "openai",
             model="m",
