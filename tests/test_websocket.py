@@ -173,3 +173,24 @@ def test_missing_wsproto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
         websocket_chat("ws://127.0.0.1:1/", REQUEST)
     with pytest.raises(ConfigurationError, match=r"sansstream\[websocket\]"):
         WebSocketChunkServer(full_chat)
+
+
+def test_read_timeout_when_the_server_stalls() -> None:
+    import time
+
+    from sansstream.model import ReadTimeout
+
+    def stalling(request: Any) -> Iterator[Chunk]:
+        yield TextDelta("first")
+        time.sleep(0.8)
+        yield Done()
+
+    seen: list[Chunk] = []
+    with WebSocketChunkServer(stalling) as server:
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout):  # noqa: PT012
+            for chunk in websocket_chat(server.url, REQUEST, timeout=0.2):
+                seen.append(chunk)
+        waited = time.monotonic() - start
+    assert [c.type for c in seen] == ["content"]
+    assert waited < 0.7  # the limit fired, not the end of the stall
