@@ -285,3 +285,25 @@ def drain_or_raise(response: object, timeout: float) -> None:
     _, error = drain(response, timeout)  # type: ignore[arg-type]
     if error is not None:
         raise error
+
+
+def test_bodiless_responses_and_head_requests() -> None:
+    routes = {
+        "/204": FixtureResponse(body=b"ignored", status=204),
+        "/head": FixtureResponse(body=b"abcd", framing="content-length"),
+    }
+    with (
+        FixtureServer(routes=routes) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as s,
+    ):
+        s.sendall(b"GET /204 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /head HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while reply.count(b"\r\n\r\n") < 2:
+            data = s.recv(65536)
+            assert data
+            reply += data
+        first, second, rest = reply.split(b"\r\n\r\n", 2)
+    assert first.startswith(b"HTTP/1.1 204 No Content")
+    assert b"chunked" not in first
+    assert b"Content-Length: 4" in second
+    assert rest == b""  # no body after a HEAD answer

@@ -489,3 +489,19 @@ def test_h11_streamed_bodies_always_get_a_fresh_connection() -> None:
         request = HTTPRequest("POST", server.url, {}, iter([b"{}"]))  # type: ignore[arg-type]
         read_all(t.open(request, connect_timeout=5, first_byte_timeout=5))
         assert server.connections == 2
+
+
+def test_responses_without_a_body(transport: Transport) -> None:
+    routes = {
+        "/204": FixtureResponse(status=204),
+        "/head": FixtureResponse(body=BODY, framing="content-length"),
+    }
+    with FixtureServer(routes=routes) as server:
+        r = open_url(transport, server.url_for("/204"))
+        assert r.status == 204
+        assert read_all(r) == []
+        r = open_url(transport, server.url_for("/head"), method="HEAD", body=None)
+        assert r.headers["content-length"] == str(len(BODY))
+        assert read_all(r) == []
+        assert fetch(transport, server.url_for("/head")) == BODY
+        assert server.connections == 1  # all three on one kept-alive connection

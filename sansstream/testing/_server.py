@@ -344,7 +344,8 @@ class FixtureServer:
                 response = self._respond_to(request)
                 # the client may ask to close after this exchange (or speak HTTP/1.0)
                 client_close = "close" in request.headers.get("connection", "").lower()
-                if not self._send_response(conn, response, client_close):
+                head_only = request.method == "HEAD"
+                if not self._send_response(conn, response, client_close, head_only):
                     return
         except (_Disconnected, OSError):
             return
@@ -471,7 +472,9 @@ class FixtureServer:
         # the client already sent more (a pipelined request): keep waiting without spinning
         self._stop.wait(timeout)
 
-    def _send_response(self, conn: _Conn, r: FixtureResponse, client_close: bool = False) -> bool:
+    def _send_response(
+        self, conn: _Conn, r: FixtureResponse, client_close: bool = False, head_only: bool = False
+    ) -> bool:
         """Send one response; return whether the connection stays open for another request."""
         if r.stall and r.stall_at == "before-headers":
             self._wait(conn, r.stall)
@@ -500,7 +503,11 @@ class FixtureServer:
         lines = [f"HTTP/1.1 {r.status} {reason}"]
         if r.content_type is not None:
             lines.append(f"Content-Type: {r.content_type}")
-        if r.framing == "chunked":
+        # RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no body at all (and no framing)
+        bodiless = r.status in (204, 304) or 100 <= r.status < 200
+        if bodiless:
+            pass
+        elif r.framing == "chunked":
             lines.append("Transfer-Encoding: chunked")
         elif r.framing == "content-length":
             if r.content_length is not None:
@@ -516,6 +523,11 @@ class FixtureServer:
         extra = r.headers.items() if isinstance(r.headers, Mapping) else r.headers
         lines.extend(f"{k}: {v}" for k, v in extra)
         self._send_raw(conn, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if bodiless or head_only:
+            if not keep or r.drop_after or r.reset:
+                self._end(conn, r.reset)
+                return False
+            return True
 
         def frame(data: bytes) -> bytes:
             if r.framing == "chunked":
