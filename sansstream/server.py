@@ -2,8 +2,8 @@
 
 A web app that relays or fakes an LLM stream hands its chunks (our chunk model) to
 ``sse_stream`` or ``ndjson_stream`` and returns the resulting byte iterator as the response body
-(a WSGI app returns it as is; an ASGI or aiohttp app iterates it in a thread). The bytes speak one
-of several wire formats, chosen with ``format=``:
+(a WSGI app returns it as is; an asyncio/ASGI app uses ``sse_stream_async`` /
+``ndjson_stream_async``). The bytes speak one of several wire formats, chosen with ``format=``:
 
 - ``"slop"``: our plain chunk protocol, one JSON object per event (see ``sansstream.providers.slop``);
 - ``"openai"``: OpenAI Chat Completions (``chat.completion.chunk`` objects, then ``data: [DONE]``),
@@ -13,16 +13,17 @@ of several wire formats, chosen with ``format=``:
 
 Strategy: a ``ChunkEncoder`` per format is a small state machine (chunks in, wire events or JSON
 values out, plus ``close()`` for the terminal marker), so the same code serves SSE and NDJSON and is
-testable without any I/O. Framing goes through the core encoders (``encode_sse``,
-``encode_ndjson``), so everything written here reads back exactly with our parsers.
+testable without any I/O. Framing goes through the core encoders (``SSEEncoder``,
+``encode_ndjson``), so everything written here reads back exactly with our parsers. Any chunk
+stream can be re-served in any format, so a relay can, say, serve an Anthropic reply to OpenAI
+clients: ``sse_stream(stream_chat("anthropic", ...), format="openai")``.
 
 Keepalives need a clock, which is why this lives outside the core: with ``keepalive=seconds``
 the items are pulled in a helper thread and, whenever nothing was written for that long, a
 keepalive (an SSE comment, Anthropic's ``ping`` event, or an empty NDJSON line) is written.
 ``clock`` defaults to ``time.monotonic`` and can be injected by tests.
 
-``sse_stream_async`` / ``ndjson_stream_async`` do the same for asyncio (ASGI) apps, with the
-event loop's timer for keepalives.
+The asyncio variants time keepalives with the event loop instead of a thread.
 
 Example (WSGI)::
 
