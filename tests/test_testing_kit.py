@@ -13,9 +13,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sansstream.testing._rechunk as rechunk_module
+from sansstream.api import stream_chat
 from sansstream.core import SSEEncoder, SSEParser
-from sansstream.model import ConfigurationError, LocalProtocolError, ServerSentEvent
-from sansstream.testing import MODES, at_offsets, rechunk, splits, sse_events
+from sansstream.model import (
+    ChatResult,
+    Chunk,
+    ConfigurationError,
+    IncompleteStreamError,
+    LocalProtocolError,
+    ProviderError,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
+)
+from sansstream.server import WireFormat
+from sansstream.testing import MODES, FixtureServer, at_offsets, chat_response, rechunk, splits, sse_events
 
 pytest_plugins = ("pytester",)
 
@@ -141,3 +153,37 @@ def test_pytest_plugin_provides_the_fixtures(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*load, "-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)  # test_served, 3 split modes, the thread check
     result.stdout.fnmatch_lines(["*5 passed*"])
+
+
+def chat_against(server: FixtureServer, fmt: WireFormat) -> ChatResult:
+    base = {"openai": "/v1", "slop": "/chat"}.get(fmt, "")
+    key = None if fmt in ("ollama", "slop") else "test-key"
+    messages = [{"role": "user", "content": "hi"}]
+    stream = stream_chat(
+        fmt, model="m", messages=messages, api_key=key, base_url=server.url + base, retry=None
+    )
+    return stream.result()
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic", "ollama", "slop"])
+def test_chat_response_serves_a_provider_stream(fmt: WireFormat) -> None:
+    with FixtureServer(chat_response("Hi there friend", format=fmt, delay=0.005)) as server:
+        assert chat_against(server, fmt).text == "Hi there friend"
+        assert len(server.requests) == 1
+    truncated = chat_response("Cut", format=fmt, done=False)
+    with FixtureServer(truncated) as server, pytest.raises(IncompleteStreamError) as info:
+        chat_against(server, fmt)
+    assert info.value.partial is not None
+    assert info.value.partial.text == "Cut"
+
+
+def test_chat_response_from_chunks_with_an_error() -> None:
+    chunks: list[Chunk] = [TextDelta("partial"), StreamError(ProviderError("overloaded", provider="fixture"))]
+    with (
+        FixtureServer(chat_response(chunks, format="anthropic")) as server,
+        pytest.raises(ProviderError) as info,
+    ):
+        chat_against(server, "anthropic")
+    assert info.value.message == "overloaded"
+    assert info.value.partial is not None
+    assert info.value.partial.text == "partial"
