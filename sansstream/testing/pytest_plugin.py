@@ -14,12 +14,10 @@ Fixtures:
 Example::
 
     from sansstream import stream_chat
-    from sansstream.server import sse_stream, stream_response
-    from sansstream.testing import FixtureResponse
+    from sansstream.testing import chat_response
 
     def test_my_app_reads_a_stream(fixture_server):
-        body = list(sse_stream(stream_response("Hi!"), format="openai"))
-        fixture_server.route("/v1/chat/completions", FixtureResponse(body, delay=0.01))
+        fixture_server.route("/v1/chat/completions", chat_response("Hi!", format="openai", delay=0.01))
         chat = stream_chat("openai", model="m", messages=[...], api_key="test",
                            base_url=fixture_server.url + "/v1")
         assert chat.result().text == "Hi!"
