@@ -240,13 +240,6 @@ DEMO_TEXT = (
     "chunk model, so a single loop prints tokens from OpenAI, Anthropic, Ollama and the rest."
 )
 
-_DEMO_CONTENT_TYPES = {
-    "openai": "text/event-stream; charset=utf-8",
-    "anthropic": "text/event-stream; charset=utf-8",
-    "slop": "text/event-stream",
-    "ollama": "application/x-ndjson",
-}
-
 _DEMO_PATHS = {"openai": "/v1", "anthropic": "", "ollama": "", "slop": "/chat"}
 
 _TTFT_TOKENS = 6
@@ -256,6 +249,7 @@ _TTFT_TOKENS = 6
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ..api._stream import NO_RETRY, stream_chat
     from ..server import ndjson_stream, sse_stream, stream_response
+    from ..testing._responses import CONTENT_TYPES
     from ._httpserver import Reply, RequestInfo, StreamServer
     from ._output import LivePrinter, metrics_line, use_color
 
@@ -276,7 +270,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         slices = [
             (0.0 if i == 0 else (delay * _TTFT_TOKENS if i == 1 else delay), b) for i, b in enumerate(body)
         ]
-        return Reply(200, [("Content-Type", _DEMO_CONTENT_TYPES[fmt])], slices)
+        return Reply(200, [("Content-Type", CONTENT_TYPES[fmt])], slices)
 
     out, err = sys.stdout, sys.stderr
     printer = LivePrinter(out, json_lines=args.json, show_reasoning=not args.hide_reasoning)
