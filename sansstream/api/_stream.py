@@ -774,10 +774,21 @@ class ChatStream:
                 "idle": after - (self._t_progress if self._t_progress is not None else self._t_start or now),
             }.get(kind, after - (self._t_start or now))
             raise self._timeout_error(kind, limit, elapsed) from None
-        except (StreamCancelled, TransportError):
+        except StreamCancelled:
             if self.cancelled:
                 raise _Cancelled from None
             raise
+        except TransportError as exc:
+            if self.cancelled:
+                raise _Cancelled from None
+            # A reset or a cut after the headers is a truncated stream, never a normal end:
+            # surface it as such, with everything assembled so far.
+            raise IncompleteStreamError(
+                f"the connection failed before the {self.provider.name} stream was complete ({exc}); "
+                "`partial` holds what arrived. Retry the request, or check the server.",
+                partial=self._accumulator.result(),
+                provider=self.provider.name,
+            ) from exc
 
     # -- opening, with retries -----------------------------------------------------------------
 

@@ -182,7 +182,7 @@ class OllamaProvider(Provider):
     name = "ollama"
     framing = "ndjson"
     default_base_url = f"http://localhost:{DEFAULT_PORT}"
-    api_key_env = ()
+    api_key_env: tuple[str, ...] = ()
     base_url_env = "OLLAMA_HOST"
     content_types = ("application/x-ndjson", "application/json")
     terminal_marker = 'a line with "done": true'

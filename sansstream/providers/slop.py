@@ -202,7 +202,7 @@ class SlopProvider(Provider):
     name = "slop"
     framing = "sse"
     default_base_url = ""
-    api_key_env = ()
+    api_key_env: tuple[str, ...] = ()
     base_url_env = "SLOP_BASE_URL"
     content_types = ("text/event-stream", *_NDJSON_TYPES)
     terminal_marker = 'a {"type": "done"} event'
