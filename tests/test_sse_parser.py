@@ -506,6 +506,7 @@ def test_encode_comments_and_fields() -> None:
         (lambda: encode_sse(SSEField("data", "x")), "SSEField"),
         (lambda: encode_sse(SSEField("", "x")), "SSEField"),
         (lambda: encode_sse(SSEField("a:b", "x")), "SSEField"),
+        (lambda: encode_sse(SSEField("\ufeffx", "y")), "U\\+FEFF"),
         (lambda: encode_sse(SSEField("err", "x\ny")), "line break"),
         (lambda: SSEEncoder(last_event_id="a\nb"), "line break"),
     ],

@@ -146,20 +146,24 @@ lf_data = st.text(no_surrogates.filter(lambda c: c != "\r"), max_size=40)
 
 events = st.builds(ServerSentEvent, data=lf_data, event=event_names, id=ids, retry=retries)
 comments = st.builds(Comment, single_line)
+field_names = single_line.filter(
+    lambda n: bool(n) and ":" not in n and n not in ("data", "event", "id", "retry") and n[0] != "\ufeff"
+)
+fields = st.builds(SSEField, field_names, single_line)
 
 
 @SETTINGS
 @given(
-    items=st.lists(st.one_of(events, comments), max_size=15),
+    items=st.lists(st.one_of(events, comments, fields), max_size=15),
     offsets=st.lists(st.integers(0, 2000), max_size=15),
     start_id=ids,
 )
 def test_stateful_encoder_round_trips_for_any_split(
-    items: list[ServerSentEvent | Comment], offsets: list[int], start_id: str
+    items: list[ServerSentEvent | Comment | SSEField], offsets: list[int], start_id: str
 ) -> None:
     encoder = SSEEncoder(last_event_id=start_id)
     body = b"".join(encoder.encode(item) for item in items)
-    parsed, _, _, error = run(cut(body, offsets), comments=True, last_event_id=start_id)
+    parsed, _, _, error = run(cut(body, offsets), comments=True, extra_fields="*", last_event_id=start_id)
     assert error is None
     assert parsed == items
 

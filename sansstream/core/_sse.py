@@ -722,10 +722,11 @@ def _encode_field(field: SSEField) -> bytes:
     name, value = field.name, field.value
     if not isinstance(name, str) or not isinstance(value, str):
         raise LocalProtocolError("an SSEField needs a str name and a str value")
-    if not name or ":" in name or name in _STANDARD_FIELDS:
+    if not name or ":" in name or name in _STANDARD_FIELDS or name.startswith("\ufeff"):
         raise LocalProtocolError(
-            f"cannot encode an SSEField named {name!r}: the name must be non-empty, without ':' "
-            "and not one of data/event/id/retry (encode a ServerSentEvent for those)"
+            f"cannot encode an SSEField named {name!r}: the name must be non-empty, without ':', "
+            "not start with U+FEFF (a client strips it at the start of a stream) and not be one of "
+            "data/event/id/retry (encode a ServerSentEvent for those)"
         )
     _check_single_line(name, "the SSE field name")
     _check_single_line(value, f"the value of SSE field {name!r}")
