@@ -25,12 +25,11 @@ import gc
 import json
 import random
 import signal
-import socket
 import statistics
 import sys
-import threading
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -518,25 +517,44 @@ class Cell:
     note: str = ""
 
 
-def measure(fn: Callable[[list[bytes]], int], chunks: list[bytes], size: int, repeats: int) -> Cell:
-    times: list[float] = []
-    events = 0
-    for i in range(repeats):
-        gc.collect()
-        try:
-            with _alarm(CELL_TIMEOUT):
-                t0 = time.perf_counter()
-                events = fn(chunks)
-                times.append(time.perf_counter() - t0)
-        except _Timeout:
-            if not times:
-                return Cell(None, None, f"timeout >{CELL_TIMEOUT}s")
-            break
-        # One slow run is enough to rank a slow implementation; fast ones get all repeats.
-        if i == 0 and times[0] > CELL_TIMEOUT / 3:
-            break
-    t = statistics.median(times)
-    return Cell(size / t / MB, events / t)
+def _clock() -> float:
+    """Process CPU time: every implementation is single-threaded Python, so CPU time is the work
+    it did, unaffected by other processes taking the (shared) cores."""
+    return time.process_time()
+
+
+def measure_round_robin(
+    runs: list[Callable[[list[bytes]], int]], chunks: list[bytes], size: int, repeats: int
+) -> list[Cell]:
+    """Time every implementation on the same chunks, interleaved (one run of each per round),
+    so a disturbance hits them all alike; each cell is the median of its rounds."""
+    times: list[list[float]] = [[] for _ in runs]
+    events = [0] * len(runs)
+    dropped = [False] * len(runs)  # timed out, or too slow to repeat
+    for round_no in range(repeats):
+        for i, fn in enumerate(runs):
+            if dropped[i]:
+                continue
+            gc.collect()
+            try:
+                with _alarm(CELL_TIMEOUT):
+                    t0 = _clock()
+                    events[i] = fn(chunks)
+                    times[i].append(_clock() - t0)
+            except _Timeout:
+                dropped[i] = True
+                continue
+            # One slow run is enough to rank a slow implementation; fast ones get every round.
+            if round_no == 0 and times[i][0] > CELL_TIMEOUT / 4:
+                dropped[i] = True
+    cells = []
+    for i in range(len(runs)):
+        if not times[i]:
+            cells.append(Cell(None, None, f"timeout >{CELL_TIMEOUT}s"))
+            continue
+        t = max(statistics.median(times[i]), 1e-9)
+        cells.append(Cell(size / t / MB, events[i] / t))
+    return cells
 
 
 def _fmt(cell: Cell | None, best: float | None = None) -> str:
@@ -602,21 +620,23 @@ def throughput_table(quick: bool, repeats: int) -> None:
         }
         for name, fn in pipeline_peers:
             impls.append((name, fn, True))
-        for name, fn, is_peer in impls:
-            cells: dict[int, Cell] = {}
-            for size in SLICES:
-                data = data_by_slice[size]
-                chunks = cut(data, size)
-                run: Callable[[list[bytes]], int] = fn
-                if fn is sse_requests_sse:
-                    run = functools.partial(sse_requests_sse, expected=expected[size])
-                cell = measure(run, chunks, len(data), repeats)
+        by_impl: dict[str, dict[int, Cell]] = {name: {} for name, _fn, _peer in impls}
+        for size in SLICES:
+            data = data_by_slice[size]
+            chunks = cut(data, size)
+            runs: list[Callable[[list[bytes]], int]] = [
+                functools.partial(sse_requests_sse, expected=expected[size]) if fn is sse_requests_sse else fn
+                for _name, fn, _peer in impls
+            ]
+            cells = measure_round_robin(runs, chunks, len(data), repeats)
+            for (name, _fn, _peer), cell in zip(impls, cells, strict=True):
                 if group(name) == "pipeline" and cell.mb_s is not None:
                     # pipelines count wire events (what the SDKs iterate over)
                     cell.ev_s = cell.mb_s * MB / len(data) * wire[size]
-                cells[size] = cell
+                by_impl[name][size] = cell
                 print(f"  {corpus.name:9} {name:32} {size:>6}B {_fmt(cell)}", file=sys.stderr, flush=True)
-            rows.append((corpus.name, name, cells, is_peer))
+        for name, _fn, is_peer in impls:
+            rows.append((corpus.name, name, by_impl[name], is_peer))
 
     # Ratios: every row against the best peer of its group in that column (framing vs framing
     # peers, pipeline vs pipeline peers).
@@ -680,14 +700,14 @@ def memory() -> None:
     print()
     print("Memory")
     print()
-    idle = SSEParser()
+    SSEParser()  # warm up module-level caches outside the measurement
+    gc.collect()
     tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    parser = SSEParser()
-    after = tracemalloc.take_snapshot()
+    base = tracemalloc.get_traced_memory()[0]
+    parsers = [SSEParser() for _ in range(100)]
+    idle_bytes = (tracemalloc.get_traced_memory()[0] - base - sys.getsizeof(parsers)) / len(parsers)
     tracemalloc.stop()
-    idle_bytes = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    del idle, parser
+    del parsers
     size = 16 << 20
     event = b"data: " + b"y" * size + b"\n\n"
     chunks = cut(event, 65536)
@@ -702,61 +722,62 @@ def memory() -> None:
     tracemalloc.stop()
     print("| measure | value |")
     print("|---|---|")
-    print(f"| idle SSEParser (tracemalloc of construction) | {idle_bytes} B |")
+    print(f"| idle SSEParser (tracemalloc, mean of 100 fresh instances) | {idle_bytes:.0f} B |")
     print(
         f"| 16 MiB event in 64 KiB slices: tracemalloc peak | {peak / size:.2f}x the event "
         f"({peak / MB:.1f} MB) |"
     )
 
 
-def _serve_timed(n_events: int, interval: float, sent: list[float]) -> tuple[socket.socket, threading.Thread]:
-    """A loopback HTTP/1.1 server that sends one small SSE event every ``interval`` seconds and
-    records when each event's last byte went out."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
-            for i in range(n_events):
-                time.sleep(interval)
-                event = b'data: {"i": %d, "pad": "%s"}\n\n' % (i, b"x" * 200)
-                # Stamped just before the write: the receiver may run before sendall returns.
-                sent.append(time.perf_counter())
-                conn.sendall(event)
-        listener.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return listener, thread
+_LATENCY_SERVER = r"""
+import socket, sys, time
+n, interval = int(sys.argv[1]), float(sys.argv[2])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+conn, _ = listener.accept()
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+request = b""
+while b"\r\n\r\n" not in request:
+    request += conn.recv(65536)
+conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+sent = []
+for i in range(n):
+    time.sleep(interval)
+    event = b'data: {"i": %d, "pad": "%s"}\n\n' % (i, b"x" * 200)
+    sent.append(time.perf_counter())  # stamped just before the write: the reader may win the race
+    conn.sendall(event)
+conn.close()
+print(" ".join(repr(t) for t in sent), flush=True)
+"""
 
 
 def latency(quick: bool) -> None:
+    """A loopback server in a separate process (so it never competes for our GIL) sends one
+    event every 20 ms and stamps each write; the client stamps each event as the parser returns
+    it. ``time.perf_counter`` is CLOCK_MONOTONIC on Linux, shared by both processes."""
+    import subprocess
+
     from sansstream.providers import HTTPRequest
     from sansstream.transports import H11Transport, RequestsTransport
 
-    n = 50 if quick else 200
+    n = 50 if quick else 250
     print()
-    print(
-        f"Latency: last byte of an event sent -> event returned to the caller ({n} events, one every 20 ms)"
-    )
+    print(f"Latency: event written by the server -> event returned to the caller ({n} events, one per 20 ms)")
     print()
     print("| adapter | p50 | p99 | max |")
     print("|---|---|---|---|")
-    for name, transport_cls in (("requests", RequestsTransport), ("h11", H11Transport)):
-        sent: list[float] = []
-        listener, thread = _serve_timed(n, 0.02, sent)
-        port = listener.getsockname()[1]
-        transport = transport_cls()
+    transports: list[tuple[str, Callable[[], Any]]] = [("requests", RequestsTransport), ("h11", H11Transport)]
+    for name, make in transports:
+        server = subprocess.Popen(
+            [sys.executable, "-c", _LATENCY_SERVER, str(n), "0.02"], stdout=subprocess.PIPE, text=True
+        )
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        transport = make()
         received: list[float] = []
-        request = HTTPRequest(method="GET", url=f"http://127.0.0.1:{port}/", headers={}, body=None)
-        response = transport.open(request)
+        response = transport.open(HTTPRequest("GET", f"http://127.0.0.1:{port}/"))
         parser = SSEParser()
         try:
             while len(received) < n:
@@ -768,8 +789,9 @@ def latency(quick: bool) -> None:
         finally:
             response.close()
             transport.close()
-        thread.join(5)
-        lat = sorted((r - s) * 1000 for r, s in zip(received, sent, strict=False))
+        sent = [float(t) for t in server.stdout.readline().split()]
+        server.wait(10)
+        lat = sorted((r - t) * 1000 for r, t in zip(received, sent, strict=False))
         p50 = lat[len(lat) // 2]
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         print(f"| {name} | {p50:.3f} ms | {p99:.3f} ms | {lat[-1]:.3f} ms |")
@@ -783,6 +805,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--only", choices=("throughput", "linearity", "memory", "latency"), action="append")
     args = ap.parse_args(argv)
+    # The SDKs warn about the (fake) model names used with their mock transports.
+    warnings.simplefilter("ignore", DeprecationWarning)
     repeats = args.repeats or (1 if args.quick else 3)
     parts = args.only or ["throughput", "linearity", "memory", "latency"]
     print(
