@@ -628,8 +628,8 @@ def throughput_table(quick: bool, repeats: int) -> None:
                 functools.partial(sse_requests_sse, expected=expected[size]) if fn is sse_requests_sse else fn
                 for _name, fn, _peer in impls
             ]
-            cells = measure_round_robin(runs, chunks, len(data), repeats)
-            for (name, _fn, _peer), cell in zip(impls, cells, strict=True):
+            measured = measure_round_robin(runs, chunks, len(data), repeats)
+            for (name, _fn, _peer), cell in zip(impls, measured, strict=True):
                 if group(name) == "pipeline" and cell.mb_s is not None:
                     # pipelines count wire events (what the SDKs iterate over)
                     cell.ev_s = cell.mb_s * MB / len(data) * wire[size]
