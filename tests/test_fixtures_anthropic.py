@@ -12,7 +12,8 @@ Expected-file fields (schema ``anthropic-messages``) and what they are compared 
   with ``content``; ``text`` blocks with ``citations`` → one ``ToolResult(kind="citation")`` per
   citation; tool-use blocks → ``ToolCall`` (``partial_json`` is the raw text: ``arguments``,
   or ``"{}"`` when only ``""`` was sent)
-- ``tool_calls[] {id, name, input, block_type}`` → ``ToolCall.id / name / input / kind``
+- ``tool_calls[] {id, name, input, block_type}`` → ``ToolCall.id / name / input / kind`` (``tool_use``
+  is reported as kind ``"function"``, like every provider's client tools)
 - ``stop_reason`` → ``raw_finish_reason`` (``finish_reason`` is its normalised form);
   ``stop_sequence`` / ``stop_details`` → the ``Finish`` chunk's ``raw`` (the message_delta delta)
 - ``usage_merged`` → ``result.usage.raw`` (merged field by field; the last ``Usage`` chunk)
@@ -68,7 +69,15 @@ def test_fixture_decodes_to_expected(path: Path, expected: dict[str, Any], feed_
     assert result.model == expected["model"]
     assert result.text == expected["text"]
     assert result.reasoning == expected["thinking"]
-    calls = [{"id": t.id, "name": t.name, "input": t.input, "block_type": t.kind} for t in result.tool_calls]
+    calls = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "input": t.input,
+            "block_type": "tool_use" if t.kind == "function" else t.kind,
+        }
+        for t in result.tool_calls
+    ]
     assert calls == expected["tool_calls"]
     assert result.raw_finish_reason == expected["stop_reason"]
     assert result.finish_reason == STOP_REASONS[expected["stop_reason"]]

@@ -20,8 +20,9 @@ Where things go:
   thinking / redacted-thinking content block; ``redacted_thinking`` → ``ReasoningDelta(redacted=True,
   data=...)``.
 * ``tool_use`` / ``server_tool_use`` / ``mcp_tool_use`` (any ``*tool_use`` block) →
-  ``ToolCallStart(kind=<block type>)``, ``ToolCallDelta`` per non-empty fragment, ``ToolCallEnd`` at
-  the block's stop. A call whose only fragment is ``""`` has arguments ``"{}"`` and input ``{}``.
+  ``ToolCallStart`` (``kind="function"`` for ``tool_use``, else the block type), a
+  ``ToolCallDelta`` per non-empty fragment, ``ToolCallEnd`` at the block's stop.
+  A call whose only fragment is ``""`` has arguments ``"{}"`` and input ``{}``.
 * ``*_tool_result`` blocks (delivered whole in ``content_block_start``) → ``ToolResult`` with the
   block type as ``kind``, ``content`` the block's ``content`` and ``raw`` the whole block.
 * ``compaction`` blocks → ``ToolResult(kind="compaction", content=<summary text>)`` at their stop.
@@ -144,6 +145,12 @@ def _is_tool_use(kind: str) -> bool:
     return kind == "tool_use" or kind.endswith("_tool_use")
 
 
+def _call_kind(block_type: str) -> str:
+    """The chunk ``kind`` of a tool-use block: ``"function"`` for the caller's own tools (as
+    every provider reports them), the block type for server-side and MCP tool uses."""
+    return "function" if block_type == "tool_use" else block_type
+
+
 def _is_tool_result(kind: str) -> bool:
     return kind.endswith("_tool_result") or kind == "tool_result"
 
@@ -249,7 +256,11 @@ class AnthropicDecoder(Decoder):
             state.initial_input = block.get("input")
             if state.id is not None:
                 self._tool_ids[state.id] = state.number
-            return [ToolCallStart(index=state.number, id=state.id, name=state.name, kind=kind, raw=block)]
+            return [
+                ToolCallStart(
+                    index=state.number, id=state.id, name=state.name, kind=_call_kind(kind), raw=block
+                )
+            ]
         if _is_tool_result(kind):
             call_id = _str_or_none(block.get("tool_use_id"))
             return [
@@ -334,7 +345,7 @@ class AnthropicDecoder(Decoder):
                     name=state.name,
                     arguments=arguments,
                     input=parsed,
-                    kind=state.kind,
+                    kind=_call_kind(state.kind),
                     raw=payload,
                 )
             ]
