@@ -58,7 +58,7 @@ from ..model._errors import (
 )
 from ..model._events import END, NEED_DATA, WireEvent
 from ..model._result import Accumulator, ChatResult
-from ..providers._base import HTTPRequest, Message, Provider, ToolSpec
+from ..providers._base import Framing, HTTPRequest, Message, Provider, ToolSpec
 from ..providers._pipeline import StreamDecoder
 from ..providers._registry import get as get_provider
 from ..transports._base import DEFAULT_TIMEOUTS, Timeouts, Transport, TransportResponse
@@ -177,10 +177,11 @@ class SendHandle:
 class _RawSource:
     """Framing parser only (``raw_events()``): wire events, counted like the decoder counts them."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, framing: Framing) -> None:
         from ..core._framing import make_parser
 
-        self._parser: Any = make_parser(provider.framing, **provider.parser_options())
+        options = provider.parser_options() if framing == provider.framing else {}
+        self._parser: Any = make_parser(framing, **options)
         self._keepalive = provider.decoder().is_keepalive  # a pure predicate
         self.wire_events = 0
         self.keepalives = 0
@@ -204,8 +205,8 @@ class _RawSource:
 
 
 class _ChunkSource:
-    def __init__(self, provider: Provider, strict: bool, raise_errors: bool) -> None:
-        self.decoder = StreamDecoder(provider, strict=strict, raise_errors=raise_errors)
+    def __init__(self, provider: Provider, framing: Framing, strict: bool, raise_errors: bool) -> None:
+        self.decoder = StreamDecoder(provider, strict=strict, raise_errors=raise_errors, framing=framing)
 
     @property
     def wire_events(self) -> int:
@@ -632,10 +633,12 @@ class ChatStream:
                     response = self._response
                     assert response is not None
                     source: _RawSource | _ChunkSource
+                    # providers that answer in several framings pick one by Content-Type
+                    framing = self.provider.framing_for(response.headers.get("content-type"))
                     if raw:
-                        source = _RawSource(self.provider)
+                        source = _RawSource(self.provider, framing)
                     else:
-                        source = _ChunkSource(self.provider, self.strict, self.raise_errors)
+                        source = _ChunkSource(self.provider, framing, self.strict, self.raise_errors)
                     yield from self._pump(response, source, raw=raw)
                     break
                 except _Cancelled:

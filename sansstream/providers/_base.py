@@ -154,3 +154,9 @@ class Provider(ABC):
     def parser_options(self) -> dict[str, Any]:
         """Extra options for the framing parser (e.g. SSE comments, extra fields)."""
         return {}
+
+    def framing_for(self, content_type: str | None) -> Framing:
+        """The framing of a response with this ``Content-Type``, for providers that answer in
+        more than one (SLOP over SSE or NDJSON; Gemini's SSE or JSON-array stream). Default:
+        ``framing``, whatever the type."""
+        return self.framing

@@ -60,7 +60,7 @@ from ..model._chunks import (
 )
 from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
 from ..model._events import JSONValue, ServerSentEvent, SSEField, WireEvent
-from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
+from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
     apply_extra_body,
@@ -517,6 +517,11 @@ class GeminiProvider(Provider):
     def parser_options(self) -> dict[str, Any]:
         # Surface non-SSE lines so a bare JSON error body (no "data:" prefix) is not dropped.
         return {"extra_fields": "*"}
+
+    def framing_for(self, content_type: str | None) -> Framing:
+        # Without ``alt=sse`` the endpoint streams one JSON array as application/json.
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        return "json-array" if media == "application/json" else "sse"
 
     def build_request(
         self,

@@ -42,7 +42,7 @@ from typing import Any
 from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, TextDelta, ToolResult
 from ..model._errors import ConfigurationError, RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
-from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
+from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
     apply_extra_body,
@@ -236,3 +236,7 @@ class SlopProvider(Provider):
 
     def parser_options(self) -> dict[str, Any]:
         return {"comments": True}
+
+    def framing_for(self, content_type: str | None) -> Framing:
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        return "ndjson" if media in _NDJSON_TYPES else "sse"
