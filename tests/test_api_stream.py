@@ -411,5 +411,6 @@ def test_a_connection_cut_mid_body_is_an_error_and_the_partial_result_is_kept() 
             texts.extend(c.text for c in stream if isinstance(c, TextDelta))
     assert texts == ["kept "]
     assert isinstance(info.value.__cause__, TransportError)
-    assert info.value.partial is not None and info.value.partial.text == "kept "
+    assert info.value.partial is not None
+    assert info.value.partial.text == "kept "
     assert stream.snapshot().text == "kept "
