@@ -40,6 +40,7 @@ from ..model._errors import (
     RemoteProtocolError,
 )
 from ..model._events import END, NEED_DATA, EndOfStream, EventStreamMessage, HeaderValue, NeedData
+from ._base import drive
 
 __all__ = [
     "EventStreamParser",
@@ -420,22 +421,7 @@ def iter_event_stream(chunks: Iterable[bytes], **opts: Any) -> Iterator[EventStr
 
     ``opts`` go to ``EventStreamParser``. The end of ``chunks`` is the end of the stream.
     """
-    parser = EventStreamParser(**opts)
-    for chunk in chunks:
-        if not chunk:
-            continue
-        parser.receive_data(chunk)
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA or event is END:
-                break
-            yield event
-    parser.receive_data(b"")
-    while True:
-        event = parser.next_event()
-        if event is END or event is NEED_DATA:
-            return
-        yield event
+    return drive(EventStreamParser(**opts), chunks)
 
 
 HeaderInput = Mapping[str, Any] | Sequence[tuple[str, Any] | tuple[str, Any, "HeaderType | int | str | None"]]

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Final, cast
 
 from ..model._errors import LocalProtocolError
-from ..model._events import END, NEED_DATA, WireEvent
-from ._base import FramingParser
+from ..model._events import WireEvent
+from ._base import FramingParser, drive
 from ._eventstream import EventStreamParser
 from ._jsonarray import JSONArrayParser
 from ._ndjson import NDJSONParser
@@ -67,19 +67,4 @@ def make_parser(framing: str, **opts: Any) -> FramingParser[WireEvent]:
 def iter_events(framing: str, chunks: Iterable[bytes], **opts: Any) -> Iterator[WireEvent]:
     """Parse ``chunks`` (slices of any size; their end is the end of the stream) with the
     ``framing`` parser; yields every wire event as soon as the bytes completing it arrived."""
-    parser = make_parser(framing, **opts)
-    for chunk in chunks:
-        if not chunk:
-            continue  # an empty slice is not the end of the stream; the iterable's end is
-        parser.receive_data(chunk)
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA or event is END:
-                break
-            yield event
-    parser.receive_data(b"")
-    while True:
-        event = parser.next_event()
-        if event is END or event is NEED_DATA:
-            return
-        yield event
+    return drive(make_parser(framing, **opts), chunks)

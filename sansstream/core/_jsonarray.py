@@ -39,6 +39,7 @@ from ..model._errors import (
     RemoteProtocolError,
 )
 from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
+from ._base import drive
 
 __all__ = ["JSONArrayParser", "iter_json_array", "DEFAULT_MAX_ELEMENT_SIZE"]
 
@@ -403,19 +404,4 @@ def iter_json_array(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
 
     ``opts`` go to ``JSONArrayParser``. The end of ``chunks`` is the end of the stream.
     """
-    parser = JSONArrayParser(**opts)
-    for chunk in chunks:
-        if not chunk:
-            continue
-        parser.receive_data(chunk)
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA or event is END:
-                break
-            yield event.value
-    parser.receive_data(b"")
-    while True:
-        event = parser.next_event()
-        if event is END or event is NEED_DATA:
-            return
-        yield event.value
+    return (event.value for event in drive(JSONArrayParser(**opts), chunks))
