@@ -60,6 +60,8 @@ _UNLIMITED: Final = 1 << 62
 _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
 # Regions at least this big are decoded through a memoryview rather than a sliced copy.
 _BIG_REGION: Final = 1 << 16
+# iter_sse() gathers slices without a line end up to this many bytes before feeding them.
+_COALESCE: Final = 4096
 # CPython's int() refuses longer digit strings by default (sys.get_int_max_str_digits()).
 _MAX_RETRY_DIGITS: Final = 4300
 
@@ -241,6 +243,11 @@ class SSEParser(Generic[E]):
         self._pending_error: SansStreamError | None = None
         # Set when an error escaped; every later call refuses, quoting it.
         self._failure: str | None = None
+        # feed()'s quick route for a slice without CR or LF: the tail itself (always a bytearray
+        # then) while nothing else is queued, or None while the route is closed. _room is how
+        # many bytes the tail may hold before the block breaks max_event_size.
+        self._quick: bytearray | None = None
+        self._room = 0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -251,6 +258,7 @@ class SSEParser(Generic[E]):
         ``max_event_size`` raise ``EventTooLargeError`` at once, before they are held.
         """
         self._check_usable()
+        self._quick = None  # bytes are queued in _new now: feed() must take its full route
         if type(data) is not bytes:
             data = bytes(data)
         if self._ended:
@@ -314,46 +322,57 @@ class SSEParser(Generic[E]):
         If the bytes break a limit after some complete events, those events are returned and the
         error is raised by the next call.
         """
+        # Quick route, for the many small slices inside a line: no CR or LF means no line ends,
+        # so no event can complete; append to the tail and return. This is the whole cost of
+        # most one- to 64-byte slices, so it is kept to a handful of bytecodes (10 and 13 are
+        # LF and CR, as literals: cheaper than loading the module constants).
+        tail = self._quick
+        if tail is not None and data and 10 not in data and 13 not in data:
+            tail += data
+            if len(tail) <= self._room:
+                return []
+            # Over max_event_size with no line end: the error _take() would raise (same size);
+            # the bytes just appended are dropped again, as the parser is done for.
+            size = self._size + len(tail)
+            tail.clear()
+            self._fail(self._too_large(size))
+        del tail  # not pinned while _feed() parses: a big line must not be held twice
+        return self._feed(data)
+
+    def _feed(self, data: Buffer) -> list[E]:
+        # Drop the quick route's reference to the tail, for the same reason.
+        self._quick = None
         if self._open and data and not self._out and not self._new:
             # The usual loop (feed after feed): parse the caller's bytes straight away.
-            tail = self._tail
-            if (
-                tail
-                and _LF not in data
-                and _CR not in data
-                and self._size + len(tail) + len(data) <= self._limit
-            ):
-                # Quickest route, for small slices inside a line: append to the tail (which,
-                # being non-empty, has no CR awaiting its LF). A bytearray tail grows in place;
-                # a bytes tail becomes one, unless it may still be the start of a BOM.
-                if type(tail) is bytearray:
-                    tail += data
-                    return []
-                if self._bom_done:
-                    grown = bytearray(tail)
-                    grown += data
-                    self._tail = grown
-                    return []
-            del tail  # do not pin the old tail while _take replaces it: a big line would be held twice
             self._take(data if type(data) is bytes else bytes(data))
             out = self._out
             if out:
                 self._out = []
-                return out  # type: ignore[return-value]
-            if self._pending_error is not None:
+            else:
+                if self._pending_error is not None:
+                    error, self._pending_error = self._pending_error, None
+                    self._fail(error)
+                out = []  # never hand out the parser's own list
+        else:
+            self.receive_data(data)
+            out = self._out
+            if self._out_i:
+                del out[: self._out_i]
+                self._out_i = 0
+            self._parse_buffered()
+            if not out and self._pending_error is not None:
                 error, self._pending_error = self._pending_error, None
                 self._fail(error)
-            return []
-        self.receive_data(data)
-        out = self._out
-        if self._out_i:
-            del out[: self._out_i]
-            self._out_i = 0
-        self._parse_buffered()
-        if not out and self._pending_error is not None:
-            error, self._pending_error = self._pending_error, None
-            self._fail(error)
-        self._out = []
+            self._out = []
+        if self._open and self._bom_done and not self._skip_lf and self._pending_error is None:
+            # Nothing queued: reopen the quick route for the next slice.
+            tail = self._tail
+            if type(tail) is not bytearray:
+                tail = self._tail = bytearray(tail)
+            self._quick = tail
+            self._room = self._limit - self._size
+        else:
+            self._quick = None
         return out  # type: ignore[return-value]
 
     # -- errors -------------------------------------------------------------------------------
@@ -372,9 +391,11 @@ class SSEParser(Generic[E]):
         # Raised once the results before it have been returned.
         self._pending_error = error
         self._open = False
+        self._quick = None
 
     def _fail(self, error: SansStreamError) -> None:
         self._open = False
+        self._quick = None
         self._failure = f"{type(error).__name__}: {error}"
         raise error
 
@@ -638,12 +659,37 @@ def iter_sse(
         comments=comments,
         extra_fields=extra_fields,
     )
+    feed = parser.feed
+    # Slices without CR or LF cannot complete an event, so they are gathered here and handed
+    # over joined with the next slice that has a line end: tiny slices then cost a list append
+    # each instead of a feed() call. Nothing is read ahead: a slice with a line end is fed at
+    # once, so every event is still yielded as soon as its last byte was received. Once
+    # _COALESCE bytes are gathered they are fed anyway, so max_event_size is still enforced
+    # within that many bytes and the parser, not this loop, holds a long line.
+    held: list[bytes] = []
+    size = 0
     for chunk in chunks:
-        if chunk:  # an empty slice is not the end of the stream here: the iterable's end is
-            # feed() returns the events completed by this slice; an error found after them is
-            # raised by the next call, so every event before it is still delivered.
-            yield from parser.feed(chunk)
-    yield from parser.feed(b"")
+        if 10 in chunk or 13 in chunk:  # LF, CR
+            if held:
+                held.append(chunk)
+                joined = b"".join(held)
+                held.clear()
+                size = 0
+                yield from feed(joined)
+            else:
+                # feed() returns the events completed by this slice; an error found after them
+                # is raised by the next call, so every event before it is still delivered.
+                yield from feed(chunk)
+        elif chunk:  # an empty slice is not the end of the stream here: the iterable's end is
+            held.append(chunk)
+            size += len(chunk)
+            if size >= _COALESCE:
+                feed(b"".join(held))  # no line end, so no event
+                held.clear()
+                size = 0
+    if held:
+        feed(b"".join(held))
+    yield from feed(b"")
 
 
 # -- encoders ---------------------------------------------------------------------------------
