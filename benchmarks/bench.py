@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sansstream.core import NDJSONParser, SSEParser
+from sansstream.core import NDJSONParser, SSEParser, iter_sse
 from sansstream.model import Accumulator
 from sansstream.providers import StreamDecoder
 
@@ -263,6 +263,11 @@ def sse_sansstream(chunks: list[bytes]) -> int:
     return n + len(parser.feed(b""))
 
 
+def sse_sansstream_iter(chunks: list[bytes]) -> int:
+    """The driver loop ``iter_sse`` over the slices (it coalesces slices without a line end)."""
+    return sum(1 for _ in iter_sse(chunks, max_event_size=None))
+
+
 def sse_httpx_sse(chunks: list[bytes]) -> int:
     # httpx-sse's own loop: httpx's incremental text decoding, SSELineDecoder, SSEDecoder.
     from httpx_sse._decoders import SSEDecoder, SSELineDecoder
@@ -354,6 +359,17 @@ def sse_bare_split(chunks: list[bytes]) -> int:
 
 def ndjson_sansstream(chunks: list[bytes]) -> int:
     parser = NDJSONParser(max_line_size=None)
+    n = 0
+    for chunk in chunks:
+        n += len(parser.feed(chunk))
+    return n + len(parser.feed(b""))
+
+
+def ndjson_sansstream_orjson(chunks: list[bytes]) -> int:
+    """NDJSONParser with ``loads=orjson.loads`` (the ``fast`` extra)."""
+    import orjson
+
+    parser = NDJSONParser(max_line_size=None, loads=orjson.loads)
     n = 0
     for chunk in chunks:
         n += len(parser.feed(chunk))
@@ -593,11 +609,13 @@ def throughput_table(quick: bool, repeats: int) -> None:
         impls: list[tuple[str, Callable[[list[bytes]], int], bool]] = []
         if corpus.kind == "sse":
             impls.append(("sansstream SSEParser", sse_sansstream, False))
+            impls.append(("sansstream iter_sse", sse_sansstream_iter, False))
             for name, fn in sse_peers:
                 impls.append((name, fn, True))
             impls.append(("floor: bytes.split", sse_bare_split, False))
         else:
             impls.append(("sansstream NDJSONParser", ndjson_sansstream, False))
+            impls.append(("sansstream NDJSONParser+orjson", ndjson_sansstream_orjson, False))
             impls.append(("httpx iter_lines+json", ndjson_httpx_lines, True))
         if corpus.provider:
             impls.append(
