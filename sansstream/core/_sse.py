@@ -62,6 +62,42 @@ _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
 _BIG_REGION: Final = 1 << 16
 # iter_sse() gathers slices without a line end up to this many bytes before feeding them.
 _COALESCE: Final = 4096
+# Decoded event names (``event: content_block_delta``) of the common providers: looking a name
+# up beats decoding it. Fixed: it never grows, so no stream can make it hold more.
+_EVENT_NAMES: Final[dict[bytes, str]] = {
+    name.encode(): name
+    for name in (
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+        "ping",
+        "error",
+        "response.created",
+        "response.in_progress",
+        "response.completed",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.reasoning_summary_text.delta",
+        "message-start",
+        "content-start",
+        "content-delta",
+        "content-end",
+        "message-end",
+        "stream-start",
+        "text-generation",
+        "stream-end",
+    )
+}
+_NO_NAMES: Final[frozenset[str]] = frozenset()
 # CPython's int() refuses longer digit strings by default (sys.get_int_max_str_digits()).
 _MAX_RETRY_DIGITS: Final = 4300
 
@@ -151,6 +187,40 @@ class SSEParser(Generic[E]):
     browser's ``lastEventId``); ``retry`` the reconnection time in ms set by the stream, or None.
     """
 
+    # Slots: a parser with nothing buffered stays small (no per-instance dict), and attribute
+    # access on the per-slice path is a fixed offset.
+    __slots__ = (
+        "_all_extra",
+        "_block_retry",
+        "_bom_done",
+        "_comments",
+        "_data",
+        "_dirty",
+        "_done",
+        "_ended",
+        "_event",
+        "_extra",
+        "_failure",
+        "_id_buf",
+        "_limit",
+        "_new",
+        "_new_has_end",
+        "_new_len",
+        "_new_searched",
+        "_open",
+        "_out",
+        "_out_i",
+        "_pending_error",
+        "_quick",
+        "_room",
+        "_size",
+        "_skip_lf",
+        "_tail",
+        "last_event_id",
+        "max_event_size",
+        "retry",
+    )
+
     @overload
     def __init__(
         self: SSEParser[ServerSentEvent],
@@ -188,7 +258,8 @@ class SSEParser(Generic[E]):
         if not isinstance(last_event_id, str) or "\x00" in last_event_id:
             raise LocalProtocolError("last_event_id must be a str without NUL (a stream could never set it)")
         all_extra = extra_fields == "*"
-        extra: frozenset[str] = frozenset() if all_extra else frozenset(extra_fields)
+        # (A shared empty set when there are none: an empty frozenset is 216 bytes per parser.)
+        extra: frozenset[str] = _NO_NAMES if all_extra or not extra_fields else frozenset(extra_fields)
         clash = extra & _STANDARD_FIELDS
         if clash:
             raise LocalProtocolError(
@@ -327,15 +398,54 @@ class SSEParser(Generic[E]):
         # most one- to 64-byte slices, so it is kept to a handful of bytecodes (10 and 13 are
         # LF and CR, as literals: cheaper than loading the module constants).
         tail = self._quick
-        if tail is not None and data and 10 not in data and 13 not in data:
-            tail += data
-            if len(tail) <= self._room:
-                return []
-            # Over max_event_size with no line end: the error _take() would raise (same size);
-            # the bytes just appended are dropped again, as the parser is done for.
-            size = self._size + len(tail)
-            tail.clear()
-            self._fail(self._too_large(size))
+        if tail is not None and data:
+            if 10 not in data:
+                if 13 not in data:
+                    tail += data
+                    if len(tail) <= self._room:
+                        return []
+                    # Over max_event_size with no line end: the error _take() would raise (same
+                    # size); the bytes just appended are dropped again, as the parser is done for.
+                    size = self._size + len(tail)
+                    tail.clear()
+                    self._fail(self._too_large(size))
+            elif 13 not in data and not self._dirty and type(data) is bytes:
+                # Second quick route, for a small slice that ends ``data: ...`` events (the
+                # other slice of most small-slice streams): the tail plus the new bytes up to
+                # their last LF are a few complete one-line ``data`` blocks. Same rules as the
+                # region fast path of _parse_lines, inlined: at 7- or 64-byte slices the calls
+                # and checks of the general route cost more than the parsing.
+                end = data.rfind(10)
+                if len(tail) + end < _BIG_REGION:
+                    region = b"".join((tail, data[: end + 1])) if tail else data[: end + 1]
+                    if region[:6] == b"data: " and region[-2:] == b"\n\n" and len(region) <= self._room:
+                        try:
+                            text: str | None = region[6:-2].decode()
+                        except UnicodeDecodeError:
+                            text = None
+                        texts: list[str] | None = None
+                        if text is not None:
+                            if "\n" not in text:
+                                texts = [text]
+                            else:
+                                texts = text.split("\n\ndata: ")
+                                if "\n" in "".join(texts):
+                                    texts = None
+                        rest = data[end + 1 :]
+                        if texts is not None and _FAST_EVENTS and len(rest) <= self._room:
+                            out: list[AnySSE] = []
+                            last_id = self.last_event_id
+                            for text in texts:
+                                draft = _Draft()
+                                draft.data = text
+                                draft.event = "message"
+                                draft.id = last_id
+                                draft.retry = None
+                                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                                out.append(draft)  # type: ignore[arg-type]
+                            tail.clear()
+                            tail += rest
+                            return out  # type: ignore[return-value]
         del tail  # not pinned while _feed() parses: a big line must not be held twice
         return self._feed(data)
 
@@ -519,23 +629,64 @@ class SSEParser(Generic[E]):
         # The last piece is the start of a block whose blank line has not arrived: "" when the
         # region ended with a blank line, else lines each ending with LF.
         last = blocks.pop()
-        out = self._out
-        limit = self._limit
-        first = True
-        for block in blocks:
-            if first:
-                first = False
-                if self._dirty:
-                    self._lines(block.split(b"\n"))
-                    self._dispatch()
-                    continue
-            # Fast path: a fresh block that is one ``data`` line, e.g. ``data: {...}``.
-            if block[:5] == b"data:" and len(block) <= limit and _LF not in block:
-                value = block[6:] if block[5:6] == b" " else block[5:]
-                out.append(_make_event(_decode(value), "message", self.last_event_id, None))
-            else:
+        if not _FAST_EVENTS:  # pragma: no cover
+            for block in blocks:
                 self._lines(block.split(b"\n"))
                 self._dispatch()
+            blocks = []
+        append = self._out.append
+        limit = self._limit
+        names = _EVENT_NAMES
+        cls = ServerSentEvent
+        last_id = self.last_event_id
+        first = self._dirty
+        for block in blocks:
+            # Fast paths for fresh blocks of the shapes LLM streams send: one ``data`` line
+            # (``data: {...}``, OpenAI and most others), or an ``event`` line then one ``data``
+            # line (Anthropic). The event is built in place (see _Draft); nothing else of the
+            # block's state changes: no id or retry line means the last event ID stays as is.
+            if first:
+                first = False
+            elif len(block) <= limit:
+                if block[:5] == b"data:":
+                    if 10 not in block:
+                        value = block[6:] if block[5:6] == b" " else block[5:]
+                        try:
+                            text = value.decode()
+                        except UnicodeDecodeError:
+                            text = _decode(value)
+                        draft = _Draft()
+                        draft.data = text
+                        draft.event = "message"
+                        draft.id = last_id
+                        draft.retry = None
+                        draft.__class__ = cls  # type: ignore[assignment]
+                        append(draft)  # type: ignore[arg-type]
+                        continue
+                elif block[:6] == b"event:":
+                    nl = block.find(10)
+                    if block[nl + 1 : nl + 6] == b"data:" and block.find(10, nl + 1) < 0 and nl > 0:
+                        raw_name = block[7:nl] if block[6:7] == b" " else block[6:nl]
+                        name = names.get(raw_name)
+                        if name is None:
+                            name = _decode(raw_name) if raw_name else "message"
+                        value = block[nl + 7 :] if block[nl + 6 : nl + 7] == b" " else block[nl + 6 :]
+                        try:
+                            text = value.decode()
+                        except UnicodeDecodeError:
+                            text = _decode(value)
+                        draft = _Draft()
+                        draft.data = text
+                        draft.event = name
+                        draft.id = last_id
+                        draft.retry = None
+                        draft.__class__ = cls  # type: ignore[assignment]
+                        append(draft)  # type: ignore[arg-type]
+                        continue
+            # Any other block: the general rules, line by line.
+            self._lines(block.split(b"\n"))
+            self._dispatch()
+            last_id = self.last_event_id
         if last:
             lines = last.split(b"\n")
             lines.pop()  # the empty text after the final LF
