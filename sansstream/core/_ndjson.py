@@ -43,6 +43,36 @@ _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended th
 _scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _NOTHING: Final = object()  # _take() found no complete value
 
+# Optional faster decoder. orjson is used only where its result is provably the stdlib's:
+# whatever it refuses (NaN and infinities, lone surrogates, invalid UTF-8, out-of-range floats,
+# nesting over 1024, any syntax error) goes to the stdlib, which then decides. Two things it
+# accepts differently are kept away from it: integers beyond 64 bits, which it turns into floats
+# (any run of 19 digits sends the lines to the stdlib), and nesting deeper than the stdlib takes
+# at a normal call depth (long lines with many brackets go to the stdlib).
+_orjson_loads: Callable[[bytes], Any] | None
+try:
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson_loads = None
+# bytes.translate table: every digit becomes "0", everything else a space; then one substring
+# search finds a run of 19 digits (the shortest integer that may not fit 64 bits) in C.
+_DIGITS_TO_ZERO: Final = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+_LONG_DIGITS: Final = b"0" * 19
+_WINDOW: Final = 1 << 16
+_DEEP_LINE: Final = 400  # a line this short cannot nest 200 deep (each level is 2 bytes)
+_DEEP_BRACKETS: Final = 200
+
+
+def _long_digits(data: bytes) -> bool:
+    """Whether ``data`` holds a run of 19 or more ASCII digits."""
+    if len(data) <= _WINDOW:
+        return _LONG_DIGITS in data.translate(_DIGITS_TO_ZERO)
+    # A big line is checked in overlapping windows, so it is never copied whole.
+    step = _WINDOW - len(_LONG_DIGITS)
+    return any(
+        _LONG_DIGITS in data[i : i + _WINDOW].translate(_DIGITS_TO_ZERO) for i in range(0, len(data), step)
+    )
+
 
 def _excerpt(raw: bytes) -> str:
     text = raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
@@ -79,6 +109,9 @@ class NDJSONParser:
         self._line_no = 0  # lines taken so far, blank ones included: the next line is _line_no + 1
         self._index = 0  # values returned so far
         self._at_start = True  # nothing received yet: a BOM may still come
+        # The queued lines may hold an integer orjson would turn into a float: decode them with
+        # the stdlib (see _orjson_loads).
+        self._stdlib_only = False
         self._eof = False  # receive_data(b"") was called
         # An error found while buffering (an oversized line) waits here until the lines before it
         # have been returned, so every slicing yields the same values before the same error.
@@ -99,8 +132,10 @@ class NDJSONParser:
         if not data:
             self._eof = True
             if self._tail:
-                self._lines.append(bytes(self._tail))
+                last = bytes(self._tail)
                 self._tail.clear()
+                self._stdlib_only = self._stdlib_only or _long_digits(last)
+                self._lines.append(last)
             return
         if self._at_start:
             data = self._strip_bom(data)
@@ -116,10 +151,18 @@ class NDJSONParser:
             self._tail += parts[0]
             parts[0] = bytes(self._tail)
             self._tail.clear()
+            # A digit run may straddle the old tail and these bytes: check the joined line too.
+            risky = _long_digits(parts[0])
+        else:
+            risky = False
+        if not risky and _orjson_loads is not None and self._loads is None:
+            risky = _long_digits(data)
         if self._next >= len(self._lines):
             self._lines, self._next = parts, 0
+            self._stdlib_only = risky
         else:
             self._lines.extend(parts)
+            self._stdlib_only = self._stdlib_only or risky
         if rest:
             self._grow_tail(rest)
 
@@ -146,7 +189,18 @@ class NDJSONParser:
             body = raw.strip(_JSON_WS)  # also drops the CR of a CRLF
             if not body:
                 continue
-            value = self._decode(body)
+            if len(body) > _WINDOW and self._loads is None:
+                # A big line goes to the stdlib (orjson's working memory is many times the
+                # input), and every reference to its bytes is dropped once they are decoded:
+                # at most two copies of the line (bytes and text, then text and value).
+                lines[self._next - 1] = b""
+                del raw
+                head = body[: _EXCERPT_CHARS * 4]
+                text = body.decode("utf-8", "replace")
+                del body
+                value = self._scan_text(text, head)
+            else:
+                value = self._decode(body)
             self._index += 1
             return value
         if lines:
@@ -200,6 +254,18 @@ class NDJSONParser:
         try:
             if self._loads is not None:
                 return self._loads(body)
+            if (
+                _orjson_loads is not None
+                and not self._stdlib_only
+                and (
+                    len(body) < _DEEP_LINE
+                    or body.count(b"[") + body.count(b"{") < _DEEP_BRACKETS
+                )
+            ):
+                try:
+                    return _orjson_loads(body)
+                except ValueError:  # orjson.JSONDecodeError is one
+                    pass  # the stdlib decides (and explains)
             text = body.decode("utf-8", "replace")
             value, end = _scan_once(text, 0)
             if end == len(text):
@@ -210,6 +276,23 @@ class NDJSONParser:
             # the scanner finding no value at all.
             pass
         self._invalid(body)
+
+    def _scan_text(self, text: str, head: bytes) -> Any:
+        """The stdlib decoding of a big line's text (``head``: its first bytes, for errors)."""
+        try:
+            value, end = _scan_once(text, 0)
+            if end == len(text):
+                return value
+        except (ValueError, RecursionError, StopIteration):
+            pass
+        reason = "extra data after the value"
+        try:
+            json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            reason = str(exc) or type(exc).__name__
+        self._fail(
+            RemoteProtocolError(f"NDJSON line {self._line_no} is not valid JSON ({reason}): {_excerpt(head)}")
+        )
 
     def _invalid(self, body: bytes) -> NoReturn:
         # The error path only: ask json.loads (or the custom loads) again for its explanation.
