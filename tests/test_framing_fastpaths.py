@@ -1,0 +1,282 @@
+"""The speed routes of the SSE and NDJSON parsers give exactly what the general rules give.
+
+SSE: feed()'s quick route (slices without CR or LF), its inline route for small slices that end
+``data:`` events, the block fast paths (one ``data`` line; an ``event`` line then a ``data``
+line) and iter_sse's gathering of small slices are all checked against the spec oracle
+(tests/reference_sse.py) at every slice size from 1 to 9 bytes, 64, 4096 and random splits, and
+against each other; limits raise the same error whichever route is taken.
+
+NDJSON: with orjson installed, values must be identical to the stdlib decoder's on every line
+where it differs (NaN, big integers, lone surrogates, invalid UTF-8, deep nesting, floats at the
+edges), and identical on random JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference_sse import reference_parse
+from support import random_splits
+
+from sansstream.core import NDJSONParser, SSEParser, _ndjson, iter_ndjson, iter_sse
+from sansstream.model import EventTooLargeError, ServerSentEvent
+
+SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 4096]
+
+STREAMS: dict[str, bytes] = {
+    "openai": b"".join(b'data: {"i": %d, "t": "h\xc3\xa9llo"}\n\n' % i for i in range(30))
+    + b"data: [DONE]\n\n",
+    "anthropic": b"".join(
+        b'event: content_block_delta\ndata: {"i": %d}\n\n' % i
+        + (b"event: ping\ndata: {}\n\n" if i % 7 == 0 else b"")
+        for i in range(30)
+    ),
+    "no-space": b"event:x\ndata:y\n\nevent:\ndata:z\n\ndata:\n\nevent: \ndata: \n\n",
+    "unknown-name": b"event: \xff\xfe odd\ndata: 1\n\nevent: ne\xc3\xafw\ndata: 2\n\n",
+    "ids-and-retry": b"id: 1\ndata: a\n\ndata: b\n\nretry: 50\ndata: c\n\nid\ndata: d\n\n"
+    + b"event: e\ndata: f\n\n",
+    "crlf": b"data: a\r\n\r\nevent: e\r\ndata: b\r\n\r\ndata: c\r\rdata: d\n\r\n",
+    "bom": b"\xef\xbb\xbfdata: a\n\nevent: e\ndata: b\n\n",
+    "multi-line": b"data: a\ndata: b\n\nevent: e\ndata: 1\ndata: 2\n\nevent: e\nid: 3\ndata: x\n\n",
+    "comments": b": hi\n\ndata: a\n\n: keep\nevent: e\ndata: b\n\n:\n\n",
+    "bad-utf8": b"data: \xff\xc3\n\nevent: e\ndata: \xed\xa0\x80\n\ndata: ok\n\n",
+    "blank-runs": b"\n\n\ndata: a\n\n\n\n\nevent: e\ndata: b\n\n\n",
+    "unterminated": b"data: a\n\nevent: e\ndata: b\n\ndata: never dispatched",
+    "double-event": b"event: a\nevent: b\ndata: 1\n\nevent: a\ndata: 1\ndata: 2\n\n",
+}
+
+
+def _expected(body: bytes) -> list[tuple[str, str, str, int | None]]:
+    return [(e.type, e.data, e.last_event_id, e.retry) for e in reference_parse(body).events]
+
+
+def _got(events: list[Any]) -> list[tuple[str, str, str, int | None]]:
+    assert all(type(e) is ServerSentEvent for e in events)
+    return [(e.event, e.data, e.id, e.retry) for e in events]
+
+
+def _cuts(body: bytes) -> Iterator[list[bytes]]:
+    for size in SIZES:
+        yield [body[i : i + size] for i in range(0, len(body), size)]
+    for seed in range(5):
+        yield random_splits(body, seed=seed, max_size=11)
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_feed_matches_the_oracle_at_every_slice_size(name: str) -> None:
+    body = STREAMS[name]
+    expected = _expected(body)
+    for chunks in _cuts(body):
+        parser = SSEParser()
+        events: list[Any] = []
+        for chunk in chunks:
+            events += parser.feed(chunk)
+        events += parser.feed(b"")
+        assert _got(events) == expected, [len(c) for c in chunks[:3]]
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_iter_sse_matches_the_oracle_for_every_slicing_and_buffer_type(name: str) -> None:
+    body = STREAMS[name]
+    expected = _expected(body)
+    for chunks in _cuts(body):
+        assert _got(list(iter_sse(chunks))) == expected
+        assert _got(list(iter_sse([bytearray(c) for c in chunks]))) == expected  # type: ignore[misc]
+        assert _got(list(iter_sse([memoryview(c) for c in chunks]))) == expected  # type: ignore[misc]
+
+
+def test_iter_sse_yields_each_event_when_its_last_byte_arrives() -> None:
+    # No read-ahead: the generator must yield an event before asking for the next slice.
+    body = STREAMS["anthropic"] + STREAMS["openai"]
+    chunks = [body[i : i + 3] for i in range(0, len(body), 3)]
+    taken = 0
+
+    def source() -> Iterator[bytes]:
+        nonlocal taken
+        for chunk in chunks:
+            taken += 1
+            yield chunk
+
+    seen = b""
+    for event in iter_sse(source()):
+        # Everything received so far ends inside the blank line that ended this event.
+        seen = b"".join(chunks[:taken])
+        assert event.data.encode() in seen
+        assert b"\n\n" in seen[-4:] or seen.endswith(b"\n")
+
+
+def test_feed_and_pull_interleaved() -> None:
+    body = STREAMS["ids-and-retry"] + STREAMS["anthropic"] + STREAMS["crlf"]
+    expected = _expected(body)
+    rng = random.Random(3)
+    for _ in range(20):
+        parser = SSEParser()
+        events: list[Any] = []
+        for chunk in random_splits(body, seed=rng.randrange(1000), max_size=9):
+            if rng.random() < 0.5:
+                events += parser.feed(chunk)
+            else:
+                parser.receive_data(chunk)
+                while isinstance(item := parser.next_event(), ServerSentEvent):
+                    events.append(item)
+        events += parser.feed(b"")
+        assert _got(events) == expected
+
+
+def test_feed_returns_a_new_list_each_time() -> None:
+    parser = SSEParser()
+    first = parser.feed(b"data: a")  # quick route
+    first.append("junk")  # type: ignore[arg-type]
+    second = parser.feed(b"bc")
+    assert second == []
+    assert second is not first
+    third = parser.feed(b"\n\ndata: x\n\n")  # inline route
+    assert [e.data for e in third] == ["abc", "x"]
+    third.clear()
+    assert [e.data for e in parser.feed(b"data: y\n\n")] == ["y"]
+
+
+def _feed_all(parser: SSEParser[Any], body: bytes, size: int, events: list[Any]) -> None:
+    for i in range(0, len(body), size):
+        events += parser.feed(body[i : i + size])
+    events += parser.feed(b"")
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64])
+def test_oversized_line_in_small_slices_raises_like_one_slice(size: int) -> None:
+    body = b"data: ok\n\ndata: " + b"x" * 100
+    whole: list[Any] = []
+    with pytest.raises(EventTooLargeError) as one:
+        _feed_all(SSEParser(max_event_size=50), body, len(body), whole)
+    events: list[Any] = []
+    with pytest.raises(EventTooLargeError) as sliced:
+        _feed_all(SSEParser(max_event_size=50), body, size, events)
+    assert [e.data for e in events] == [e.data for e in whole] == ["ok"]
+    # Refused as soon as the line passes the limit (by the slice that crossed it).
+    assert sliced.value.size is not None
+    assert 50 < sliced.value.size <= 50 + size
+    assert one.value.limit == sliced.value.limit == 50
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_block_at_exactly_the_limit_passes_in_every_route(size: int) -> None:
+    for block in (b"data: " + b"a" * 44, b"event: e\ndata: " + b"a" * 35):
+        limit = len(block) - block.count(b"\n")  # the size counts lines without their ends
+        body = block + b"\n\n" + block + b"\n\n"
+        for cut in (size, len(body)):
+            events: list[Any] = []
+            _feed_all(SSEParser(max_event_size=limit), body, cut, events)
+            assert len(events) == 2
+            with pytest.raises(EventTooLargeError):
+                _feed_all(SSEParser(max_event_size=limit - 1), body, cut, [])
+
+
+def test_iter_sse_enforces_the_limit_on_gathered_slices() -> None:
+    chunks = [b"data: "] + [b"x"] * 20_000
+    with pytest.raises(EventTooLargeError):
+        list(iter_sse(chunks, max_event_size=10_000))
+
+
+# -- NDJSON and the optional orjson route -------------------------------------------------------
+
+TRICKY_LINES = [
+    b"NaN",
+    b"[Infinity, -Infinity]",
+    b'{"a": 1, "a": 2, "b": 3, "a": 4}',
+    b'"\\ud800"',
+    b'["\\udc00x", "\\ud83d\\ude00"]',
+    b'"\xed\xa0\x80"',
+    b'"\xff\xc3"',
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"-9223372036854775808",
+    b"-9223372036854775809",
+    b'{"n": 1234567890123456789012345678901234567890}',
+    b"[1e400, -1e400, 1e-400, -0.0, -0, 1E2, 0.1, 5e-324, 1.7976931348623159e308]",
+    b"1.1111111111111111111111111111111111",
+    b"2.2250738585072011e-308",
+    b"[" * 150 + b"]" * 150,
+    b"[" * 500 + b"]" * 500,
+    b"[" * 1100 + b"]" * 1100,
+    b'"\\u0000\x7f"',
+    b"true",
+    b"null",
+    b'{"s": "' + b"y" * 70_000 + b'"}',
+    b'{"n": 1' + b"0" * 70_000 + b"}",
+]
+
+
+def _stdlib_values(body: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    with monkeypatch.context() as m:
+        m.setattr(_ndjson, "_orjson_loads", None)
+        return _ndjson_values(body)
+
+
+def _ndjson_values(body: bytes) -> list[Any]:
+    out: list[Any] = []
+    parser = NDJSONParser(max_line_size=None)
+    try:
+        for i in range(0, len(body), 4096):
+            out += [(v.value, v.line, v.index) for v in parser.feed(body[i : i + 4096])]
+        out += [(v.value, v.line, v.index) for v in parser.feed(b"")]
+    except Exception as exc:  # the error, by type and message, is part of the result
+        out.append((type(exc).__name__, str(exc)))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal down to the types (repr tells 1 from 1.0 and True, -0.0 from 0.0, key order, and
+    shows NaN as nan), and without recursing in Python, for the deeply nested lines."""
+    return repr(a) == repr(b)
+
+
+def test_orjson_is_installed_for_this_check() -> None:
+    assert _ndjson._orjson_loads is not None
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES, ids=lambda b: repr(b[:24]))
+def test_orjson_route_is_identical_to_the_stdlib_on_tricky_lines(
+    line: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = b'{"before": 1}\n' + line + b'\n{"after": 2}\n' + line
+    assert _same(_ndjson_values(body), _stdlib_values(body, monkeypatch))
+
+
+def test_a_long_integer_split_across_slices_still_goes_to_the_stdlib() -> None:
+    body = b'{"a": 1}\n{"n": 123456789012345678901234}\n'
+    for cut in range(1, len(body)):
+        values = list(iter_ndjson([body[:cut], body[cut:]]))
+        assert values == [{"a": 1}, {"n": 123456789012345678901234}]
+        assert type(values[1]["n"]) is int
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(json_values, min_size=1, max_size=6), st.randoms(use_true_random=False))
+def test_orjson_route_is_identical_to_the_stdlib_on_random_json(
+    values: list[Any], rnd: random.Random
+) -> None:
+    lines = [json.dumps(v, ensure_ascii=rnd.random() < 0.5).encode() for v in values]
+    body = b"\n".join(lines) + b"\n"
+    got = _ndjson_values(body)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_ndjson, "_orjson_loads", None)
+        want = _ndjson_values(body)
+    assert _same(got, want)
+    assert _same([g[0] for g in got], [json.loads(line) for line in lines])
