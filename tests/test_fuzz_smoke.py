@@ -121,3 +121,18 @@ REGRESSIONS: list[tuple[str, bytes]] = [
 )
 def test_fuzz_regression(target: str, data: bytes) -> None:
     _harness(target).check(data)
+
+
+def test_fuzz_regression_bom_field_name_round_trip() -> None:
+    # fuzz_roundtrip found that an SSEField named "\ufeff..." written first in a stream lost its
+    # U+FEFF to BOM stripping. The encoder must refuse it or make it round-trip.
+    from sansstream.core import SSEEncoder, SSEParser
+    from sansstream.model import LocalProtocolError, SSEField
+
+    field = SSEField("\ufeffx", "v")
+    try:
+        wire = SSEEncoder().encode(field)
+    except LocalProtocolError:
+        return
+    parser = SSEParser(extra_fields="*")
+    assert [*parser.feed(wire), *parser.feed(b"")] == [field]
