@@ -588,7 +588,7 @@ def group(name: str) -> str:
     return "pipeline" if ("pipeline" in name or "SDK" in name or "ollama-python" in name) else "framing"
 
 
-def throughput_table(quick: bool, repeats: int) -> None:
+def throughput_table(quick: bool, repeats: int, only: list[str] | None = None) -> None:
     sse_peers: list[tuple[str, Callable[..., int]]] = [
         ("httpx-sse", sse_httpx_sse),
         ("openai SSEDecoder", sse_openai),
@@ -600,6 +600,8 @@ def throughput_table(quick: bool, repeats: int) -> None:
     rows: list[tuple[str, str, dict[int, Cell], bool]] = []  # corpus, impl, cells, is_peer
     scale_notes: list[str] = []
     for corpus in corpora(quick):
+        if only and corpus.name not in only:
+            continue
         data_by_slice = {}
         for size in SLICES:
             data_by_slice[size] = corpus.build(corpus.scales[size])
@@ -822,6 +824,12 @@ def main(argv: list[str] | None = None) -> None:
         "--repeats", type=int, default=None, help="runs per cell (median); default 3, 1 with --quick"
     )
     ap.add_argument("--only", choices=("throughput", "linearity", "memory", "latency"), action="append")
+    ap.add_argument(
+        "--corpus",
+        choices=("openai", "anthropic", "huge-1MB", "ollama"),
+        action="append",
+        help="throughput rows",
+    )
     args = ap.parse_args(argv)
     # The SDKs warn about the (fake) model names used with their mock transports.
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -832,7 +840,7 @@ def main(argv: list[str] | None = None) -> None:
         f"median of {repeats}"
     )
     if "throughput" in parts:
-        throughput_table(args.quick, repeats)
+        throughput_table(args.quick, repeats, args.corpus)
     if "linearity" in parts:
         linearity(args.quick)
     if "memory" in parts:
