@@ -6,9 +6,9 @@ line) and iter_sse's gathering of small slices are all checked against the spec 
 (tests/reference_sse.py) at every slice size from 1 to 9 bytes, 64, 4096 and random splits, and
 against each other; limits raise the same error whichever route is taken.
 
-NDJSON: with orjson installed, values must be identical to the stdlib decoder's on every line
-where it differs (NaN, big integers, lone surrogates, invalid UTF-8, deep nesting, floats at the
-edges), and identical on random JSON.
+NDJSON: with ``orjson_loads=orjson.loads`` values (and errors) must be identical to the default
+stdlib decoder's on every line where orjson differs (NaN, big integers, lone surrogates, invalid
+UTF-8, deep nesting, floats at the edges) and on random JSON.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_sse import reference_parse
 from support import random_splits
 
-from sansstream.core import NDJSONParser, SSEParser, _ndjson, iter_ndjson, iter_sse
-from sansstream.model import EventTooLargeError, ServerSentEvent
+from sansstream.core import NDJSONParser, SSEParser, iter_ndjson, iter_sse
+from sansstream.model import EventTooLargeError, LocalProtocolError, ServerSentEvent
 
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 4096]
 
@@ -48,6 +49,13 @@ STREAMS: dict[str, bytes] = {
     "bad-utf8": b"data: \xff\xc3\n\nevent: e\ndata: \xed\xa0\x80\n\ndata: ok\n\n",
     "blank-runs": b"\n\n\ndata: a\n\n\n\n\nevent: e\ndata: b\n\n\n",
     "unterminated": b"data: a\n\nevent: e\ndata: b\n\ndata: never dispatched",
+    # Near misses of the bulk event/data route: blocks of 3 and 1 lines, 4 lines, other fields.
+    "pairs-3-1": b"event: a\ndata: 1\nevent: b\n\ndata: 2\n\nevent: c\ndata: 3\n\nevent: d\ndata: 4\n\n",
+    "pairs-4": b"event: a\ndata: 1\n\nevent: b\ndata: 2\nevent: c\ndata: 3\n\nevent: d\ndata: 4\n\n",
+    "pairs-id": b"event: a\ndata: 1\n\nevent: b\nid: 9\n\nevent: c\ndata: 3\n\nevent: \ndata: 4\n\n",
+    "pairs-swapped": b"event: a\ndata: 1\n\ndata: 2\nevent: b\n\nevent: c\ndata: 3\n\n",
+    "pairs-no-space": b"event: a\ndata: 1\n\nevent:b\ndata:2\n\nevent: c\ndata: 3\n\n",
+    "pairs-retry": b"event: a\ndata: 1\n\nevent: b\nretry: 5\n\nevent: c\ndata: \xff3\n\n",
     "double-event": b"event: a\nevent: b\ndata: 1\n\nevent: a\ndata: 1\ndata: 2\n\n",
 }
 
@@ -212,15 +220,9 @@ TRICKY_LINES = [
 ]
 
 
-def _stdlib_values(body: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    with monkeypatch.context() as m:
-        m.setattr(_ndjson, "_orjson_loads", None)
-        return _ndjson_values(body)
-
-
-def _ndjson_values(body: bytes) -> list[Any]:
+def _ndjson_values(body: bytes, **opts: Any) -> list[Any]:
     out: list[Any] = []
-    parser = NDJSONParser(max_line_size=None)
+    parser = NDJSONParser(max_line_size=None, **opts)
     try:
         for i in range(0, len(body), 4096):
             out += [(v.value, v.line, v.index) for v in parser.feed(body[i : i + 4096])]
@@ -236,24 +238,24 @@ def _same(a: Any, b: Any) -> bool:
     return repr(a) == repr(b)
 
 
-def test_orjson_is_installed_for_this_check() -> None:
-    assert _ndjson._orjson_loads is not None
-
-
 @pytest.mark.parametrize("line", TRICKY_LINES, ids=lambda b: repr(b[:24]))
-def test_orjson_route_is_identical_to_the_stdlib_on_tricky_lines(
-    line: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_orjson_route_is_identical_to_the_stdlib_on_tricky_lines(line: bytes) -> None:
     body = b'{"before": 1}\n' + line + b'\n{"after": 2}\n' + line
-    assert _same(_ndjson_values(body), _stdlib_values(body, monkeypatch))
+    assert _same(_ndjson_values(body, orjson_loads=orjson.loads), _ndjson_values(body))
 
 
 def test_a_long_integer_split_across_slices_still_goes_to_the_stdlib() -> None:
-    body = b'{"a": 1}\n{"n": 123456789012345678901234}\n'
+    body = b'{"a": 1}\n{"n": 123456789012345678901234}\n{"m": 12345678901234567890123}'
     for cut in range(1, len(body)):
-        values = list(iter_ndjson([body[:cut], body[cut:]]))
-        assert values == [{"a": 1}, {"n": 123456789012345678901234}]
+        values = list(iter_ndjson([body[:cut], body[cut:]], orjson_loads=orjson.loads))
+        assert values == [{"a": 1}, {"n": 123456789012345678901234}, {"m": 12345678901234567890123}]
         assert type(values[1]["n"]) is int
+        assert type(values[2]["m"]) is int
+
+
+def test_orjson_route_refuses_a_custom_loads_too() -> None:
+    with pytest.raises(LocalProtocolError):
+        NDJSONParser(loads=json.loads, orjson_loads=orjson.loads)
 
 
 json_values = st.recursive(
@@ -274,9 +276,23 @@ def test_orjson_route_is_identical_to_the_stdlib_on_random_json(
 ) -> None:
     lines = [json.dumps(v, ensure_ascii=rnd.random() < 0.5).encode() for v in values]
     body = b"\n".join(lines) + b"\n"
-    got = _ndjson_values(body)
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(_ndjson, "_orjson_loads", None)
-        want = _ndjson_values(body)
-    assert _same(got, want)
+    got = _ndjson_values(body, orjson_loads=orjson.loads)
+    assert _same(got, _ndjson_values(body))
     assert _same([g[0] for g in got], [json.loads(line) for line in lines])
+
+
+def test_orjson_route_is_taken_for_plain_lines_and_not_for_long_digits() -> None:
+    calls: list[bytes] = []
+
+    def spy(raw: bytes) -> Any:
+        calls.append(raw)
+        return orjson.loads(raw)
+
+    parser = NDJSONParser(orjson_loads=spy)
+    assert [v.value for v in parser.feed(b'{"a": 1}\n[2]\n')] == [{"a": 1}, [2]]
+    assert calls == [b'{"a": 1}', b"[2]"]
+    calls.clear()
+    assert [v.value for v in parser.feed(b"12345678901234567890\n")] == [12345678901234567890]
+    assert calls == []
+    assert [v.value for v in parser.feed(b'{"b": 3}\n')] == [{"b": 3}]
+    assert calls == [b'{"b": 3}']

@@ -43,17 +43,15 @@ _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended th
 _scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _NOTHING: Final = object()  # _take() found no complete value
 
-# Optional faster decoder. orjson is used only where its result is provably the stdlib's:
-# whatever it refuses (NaN and infinities, lone surrogates, invalid UTF-8, out-of-range floats,
-# nesting over 1024, any syntax error) goes to the stdlib, which then decides. Two things it
-# accepts differently are kept away from it: integers beyond 64 bits, which it turns into floats
-# (any run of 19 digits sends the lines to the stdlib), and nesting deeper than the stdlib takes
-# at a normal call depth (long lines with many brackets go to the stdlib).
-_orjson_loads: Callable[[bytes], Any] | None
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - orjson is optional
-    _orjson_loads = None
+# The optional orjson route (``NDJSONParser(orjson_loads=orjson.loads)``; the core imports no
+# third-party package, so the caller hands it over). orjson is used only where its result is
+# provably the stdlib's: whatever it refuses (NaN and infinities, lone surrogates, invalid UTF-8,
+# out-of-range floats, nesting over 1024, any syntax error) goes to the stdlib, which then
+# decides. Two things it accepts differently are kept away from it: integers beyond 64 bits,
+# which it turns into floats (any run of 19 digits sends the lines to the stdlib), and nesting
+# deeper than the stdlib takes at a normal call depth (long lines with many brackets go to the
+# stdlib). Lines over _WINDOW bytes go to the stdlib too: orjson's working memory is many times
+# the input, which would break the memory bound.
 # bytes.translate table: every digit becomes "0", everything else a space; then one substring
 # search finds a run of 19 digits (the shortest integer that may not fit 64 bits) in C.
 _DIGITS_TO_ZERO: Final = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
@@ -88,6 +86,10 @@ class NDJSONParser:
     longer than ``max_line_size`` raises ``EventTooLargeError`` without buffering the rest of it.
     Values before a bad line are all returned first. After an error the parser refuses further
     work. ``loads`` replaces ``json.loads`` (e.g. ``orjson.loads``); it gets the line's bytes.
+
+    ``orjson_loads=orjson.loads`` is the exact alternative: orjson decodes the lines where its
+    result is provably the stdlib's (about three times faster) and the stdlib all others, so the
+    values are exactly those of the default decoder.
     """
 
     def __init__(
@@ -95,11 +97,15 @@ class NDJSONParser:
         *,
         max_line_size: int | None = DEFAULT_MAX_LINE_SIZE,
         loads: Callable[[bytes], Any] | None = None,
+        orjson_loads: Callable[[bytes], Any] | None = None,
     ) -> None:
         if max_line_size is not None and max_line_size < 1:
             raise LocalProtocolError(f"max_line_size must be a positive int or None, not {max_line_size!r}")
+        if loads is not None and orjson_loads is not None:
+            raise LocalProtocolError("pass loads= (a decoder of your own) or orjson_loads=, not both")
         self._max = max_line_size
         self._loads = loads
+        self._orjson = orjson_loads
         # The unfinished last line (possibly ending in a CR whose LF is still to come).
         self._tail = bytearray()
         # Complete lines waiting for next_event, consumed from _next onwards (a list plus an
@@ -110,7 +116,7 @@ class NDJSONParser:
         self._index = 0  # values returned so far
         self._at_start = True  # nothing received yet: a BOM may still come
         # The queued lines may hold an integer orjson would turn into a float: decode them with
-        # the stdlib (see _orjson_loads).
+        # the stdlib (see the orjson route above).
         self._stdlib_only = False
         self._eof = False  # receive_data(b"") was called
         # An error found while buffering (an oversized line) waits here until the lines before it
@@ -134,7 +140,8 @@ class NDJSONParser:
             if self._tail:
                 last = bytes(self._tail)
                 self._tail.clear()
-                self._stdlib_only = self._stdlib_only or _long_digits(last)
+                if self._orjson is not None and _long_digits(last):
+                    self._stdlib_only = True
                 self._lines.append(last)
             return
         if self._at_start:
@@ -152,10 +159,10 @@ class NDJSONParser:
             parts[0] = bytes(self._tail)
             self._tail.clear()
             # A digit run may straddle the old tail and these bytes: check the joined line too.
-            risky = _long_digits(parts[0])
+            risky = self._orjson is not None and _long_digits(parts[0])
         else:
             risky = False
-        if not risky and _orjson_loads is not None and self._loads is None:
+        if not risky and self._orjson is not None:
             risky = _long_digits(data)
         if self._next >= len(self._lines):
             self._lines, self._next = parts, 0
@@ -255,7 +262,7 @@ class NDJSONParser:
             if self._loads is not None:
                 return self._loads(body)
             if (
-                _orjson_loads is not None
+                self._orjson is not None
                 and not self._stdlib_only
                 and (
                     len(body) < _DEEP_LINE
@@ -263,7 +270,7 @@ class NDJSONParser:
                 )
             ):
                 try:
-                    return _orjson_loads(body)
+                    return self._orjson(body)
                 except ValueError:  # orjson.JSONDecodeError is one
                     pass  # the stdlib decides (and explains)
             text = body.decode("utf-8", "replace")

@@ -634,20 +634,30 @@ class SSEParser(Generic[E]):
                 self._lines(block.split(b"\n"))
                 self._dispatch()
             blocks = []
+        if self._dirty and blocks:
+            # The first block began in earlier bytes: finish it by the general rules.
+            self._lines(blocks[0].split(b"\n"))
+            self._dispatch()
+            del blocks[0]
+        if (
+            len(blocks) > 1
+            and blocks[0][:7] == b"event: "
+            and len(region) <= min(self._limit, _BIG_REGION)
+            and b"\n\n\n" not in region
+            and self._event_pairs(blocks)
+        ):
+            blocks = []
         append = self._out.append
         limit = self._limit
         names = _EVENT_NAMES
         cls = ServerSentEvent
         last_id = self.last_event_id
-        first = self._dirty
         for block in blocks:
             # Fast paths for fresh blocks of the shapes LLM streams send: one ``data`` line
             # (``data: {...}``, OpenAI and most others), or an ``event`` line then one ``data``
             # line (Anthropic). The event is built in place (see _Draft); nothing else of the
             # block's state changes: no id or retry line means the last event ID stays as is.
-            if first:
-                first = False
-            elif len(block) <= limit:
+            if len(block) <= limit:
                 if block[:5] == b"data:":
                     if 10 not in block:
                         value = block[6:] if block[5:6] == b" " else block[5:]
@@ -691,6 +701,56 @@ class SSEParser(Generic[E]):
             lines = last.split(b"\n")
             lines.pop()  # the empty text after the final LF
             self._lines(lines)
+
+    def _event_pairs(self, blocks: list[bytes]) -> bool:
+        """Fast path for fresh complete blocks that are each ``event: name`` then ``data:
+        value`` (the shape of an Anthropic stream), done in bulk: one split into lines, one
+        decode and one split for all the names and for all the data. Appends the events and
+        returns True, or returns False having changed nothing when the blocks have any other
+        shape. The caller checked that no run of three LFs occurs, so no block is empty or
+        starts or ends with an LF: the only empty lines are the n - 1 blank lines between
+        blocks.
+
+        Shape proof: the lines are [name, data, blank, name, data, blank, ...]: if there are
+        3n - 1 of them and every third one is empty, those are the n - 1 blank lines, so each
+        block has exactly two lines; then every first line must start ``event: `` and every
+        second ``data: ``.
+        """
+        n = len(blocks)
+        lines = b"\n\n".join(blocks).split(b"\n")
+        if len(lines) != 3 * n - 1 or any(lines[2::3]):
+            return False
+        name_lines = b"\n".join(lines[0::3])
+        data_lines = b"\n".join(lines[1::3])
+        del lines
+        if not name_lines.startswith(b"event: ") or name_lines.count(b"\nevent: ") != n - 1:
+            return False
+        if not data_lines.startswith(b"data: ") or data_lines.count(b"\ndata: ") != n - 1:
+            return False
+        # (Invalid UTF-8 cannot span the ASCII separators, so decoding all at once is exact.)
+        try:
+            names = name_lines[7:].decode().split("\nevent: ")
+        except UnicodeDecodeError:
+            names = name_lines[7:].decode("utf-8", "replace").split("\nevent: ")
+        try:
+            texts = data_lines[6:].decode().split("\ndata: ")
+        except UnicodeDecodeError:
+            texts = data_lines[6:].decode("utf-8", "replace").split("\ndata: ")
+        if "" in names:
+            # "If the event type buffer has a value other than the empty string..."
+            names = [name or "message" for name in names]
+        append = self._out.append
+        last_id = self.last_event_id
+        cls = ServerSentEvent
+        for name, text in zip(names, texts, strict=True):
+            draft = _Draft()
+            draft.data = text
+            draft.event = name
+            draft.id = last_id
+            draft.retry = None
+            draft.__class__ = cls  # type: ignore[assignment]
+            append(draft)  # type: ignore[arg-type]
+        return True
 
     def _lines(self, lines: list[bytes]) -> None:
         """The general rules, one complete line at a time (line ends already removed)."""
