@@ -12,12 +12,14 @@ loads ``_sse.py`` and ``_ndjson.py`` as they were at git revision REV next to th
 so "before" and "after" come from the same run on the same machine.
 
 Besides ``feed()`` per slice (how bench.py drives us), ``iter_sse`` / ``iter_ndjson`` over the
-list of slices are timed: both are ways users drive the parsers.
+list of slices are timed: both are ways users drive the parsers. NDJSON is also timed with the
+opt-in exact orjson route (``orjson_loads=orjson.loads``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.util
 import subprocess
@@ -27,6 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,9 +83,9 @@ def sse_iter(module: ModuleType) -> Runner:
     return run
 
 
-def ndjson_feed(module: ModuleType) -> Runner:
+def ndjson_feed(module: ModuleType, **opts: Any) -> Runner:
     def run(chunks: list[bytes]) -> int:
-        parser = module.NDJSONParser(max_line_size=None)
+        parser = module.NDJSONParser(max_line_size=None, **opts)
         feed = parser.feed
         n = 0
         for chunk in chunks:
@@ -90,10 +95,10 @@ def ndjson_feed(module: ModuleType) -> Runner:
     return run
 
 
-def ndjson_iter(module: ModuleType) -> Runner:
+def ndjson_iter(module: ModuleType, **opts: Any) -> Runner:
     def run(chunks: list[bytes]) -> int:
         n = 0
-        for _ in module.iter_ndjson(chunks, max_line_size=None):
+        for _ in module.iter_ndjson(chunks, max_line_size=None, **opts):
             n += 1
         return n
 
@@ -134,11 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-peers", action="store_true")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.slices.split(",")]
-    ours: dict[str, list[tuple[str, Callable[[ModuleType], Runner], ModuleType]]] = {
+    ours: dict[str, list[tuple[str, Callable[..., Runner], ModuleType]]] = {
         "sse": [("sansstream feed", sse_feed, _sse), ("sansstream iter_sse", sse_iter, _sse)],
         "ndjson": [
             ("sansstream feed", ndjson_feed, _ndjson),
             ("sansstream iter_ndjson", ndjson_iter, _ndjson),
+            ("feed, orjson_loads", functools.partial(ndjson_feed, orjson_loads=orjson.loads), _ndjson),
+            ("iter_ndjson, orjson_loads", functools.partial(ndjson_iter, orjson_loads=orjson.loads), _ndjson),
         ],
     }
     if args.baseline:

@@ -26,7 +26,13 @@ from reference_sse import reference_parse
 from support import random_splits
 
 from sansstream.core import NDJSONParser, SSEParser, iter_ndjson, iter_sse
-from sansstream.model import EventTooLargeError, LocalProtocolError, ServerSentEvent
+from sansstream.model import (
+    EventTooLargeError,
+    JSONValue,
+    LocalProtocolError,
+    RemoteProtocolError,
+    ServerSentEvent,
+)
 
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 4096]
 
@@ -296,3 +302,69 @@ def test_orjson_route_is_taken_for_plain_lines_and_not_for_long_digits() -> None
     assert calls == []
     assert [v.value for v in parser.feed(b'{"b": 3}\n')] == [{"b": 3}]
     assert calls == [b'{"b": 3}']
+
+
+NDJSON_BODY = (
+    b'\xef\xbb\xbf{"a": 1}\r\n\r\n  \t\n[1, 2]\n"s"\r\n{"n": 123456789012345678901234}\n'
+    + b"".join(b'{"i": %d, "t": "h\xc3\xa9"}\n' % i for i in range(20))
+    + b"  null  \n\xff\xfe\n"
+)
+
+
+def _pulled(body: bytes) -> list[Any]:
+    """Every value before the error (pulled one at a time, so none is lost), then the error."""
+    parser = NDJSONParser()
+    parser.receive_data(body)
+    parser.receive_data(b"")
+    out: list[Any] = []
+    try:
+        while isinstance(item := parser.next_event(), JSONValue):
+            out.append((item.value, item.line, item.index))
+    except Exception as exc:
+        out.append((type(exc).__name__, str(exc)))
+    return out
+
+
+def _fed(parser: NDJSONParser, chunks: list[bytes], got: list[Any]) -> None:
+    for chunk in [*chunks, b""]:
+        got += [(v.value, v.line, v.index) for v in parser.feed(chunk)]
+
+
+def _iterated(chunks: list[bytes], opts: dict[str, Any], values: list[Any]) -> None:
+    values.extend(iter_ndjson(chunks, **opts))
+
+
+@pytest.mark.parametrize("orjson_route", [False, True])
+def test_ndjson_every_slicing_gives_the_same_values_then_the_same_error(orjson_route: bool) -> None:
+    opts: dict[str, Any] = {"orjson_loads": orjson.loads} if orjson_route else {}
+    want = _pulled(NDJSON_BODY)
+    assert want[-1][0] == "RemoteProtocolError"
+    assert len(want) == 26
+    for size in [*SIZES, len(NDJSON_BODY)]:
+        chunks = [NDJSON_BODY[i : i + size] for i in range(0, len(NDJSON_BODY), size)]
+        got: list[Any] = []
+        with pytest.raises(RemoteProtocolError) as error:
+            _fed(NDJSONParser(**opts), chunks, got)
+        # feed() loses the values of the call that raised: a prefix of them, then the error.
+        assert _same(got, want[: len(got)]), size
+        assert str(error.value) == want[-1][1]
+        values: list[Any] = []
+        with pytest.raises(RemoteProtocolError):
+            _iterated(chunks, opts, values)
+        assert _same(values, [w[0] for w in want[:-1]])
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+def test_ndjson_quick_route_keeps_the_line_limit(size: int) -> None:
+    ok = b'"' + b"x" * 8 + b'"\r\n'  # 10 bytes of line, CRLF
+    for limit, fails in ((10, False), (9, True)):
+        parser = NDJSONParser(max_line_size=limit)
+        body = ok * 3
+        got: list[Any] = []
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        if fails:
+            with pytest.raises(EventTooLargeError):
+                _fed(parser, chunks, got)
+        else:
+            _fed(parser, chunks, got)
+            assert [g[0] for g in got] == ["x" * 8] * 3

@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NoReturn
 
-from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
+from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
 from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
 
 __all__ = ["NDJSONParser", "iter_ndjson", "encode_ndjson", "DEFAULT_MAX_LINE_SIZE"]
@@ -70,6 +70,32 @@ def _long_digits(data: bytes) -> bool:
     return any(
         _LONG_DIGITS in data[i : i + _WINDOW].translate(_DIGITS_TO_ZERO) for i in range(0, len(data), step)
     )
+
+
+class _ValueDraft:
+    """Builds a JSONValue without the frozen dataclass __init__ (three object.__setattr__ calls
+    per value, as much as decoding a short line): same slots, filled with plain stores, then
+    relabelled as JSONValue, as sansstream.core._sse does for events."""
+
+    __slots__ = ("index", "line", "value")
+    value: Any
+    line: int
+    index: int
+
+
+def _relabel_works() -> bool:
+    try:
+        if sorted(getattr(JSONValue, "__slots__", ())) != sorted(_ValueDraft.__slots__):
+            return False  # pragma: no cover
+        draft = _ValueDraft()
+        draft.value, draft.line, draft.index = [1], 2, 3
+        draft.__class__ = JSONValue  # type: ignore[assignment]
+        return draft == JSONValue([1], 2, 3)  # type: ignore[comparison-overlap]
+    except (TypeError, AttributeError):  # pragma: no cover
+        return False
+
+
+_FAST_VALUES: Final = _relabel_works()
 
 
 def _excerpt(raw: bytes) -> str:
@@ -118,6 +144,10 @@ class NDJSONParser:
         # The queued lines may hold an integer orjson would turn into a float: decode them with
         # the stdlib (see the orjson route above).
         self._stdlib_only = False
+        # feed()'s quick route: the tail while nothing else is pending, else None; _room is the
+        # most the tail may hold (one byte over the limit: it may be the CR of a CRLF).
+        self._quick: bytearray | None = None
+        self._room = (1 << 62) if max_line_size is None else max_line_size + 1
         self._eof = False  # receive_data(b"") was called
         # An error found while buffering (an oversized line) waits here until the lines before it
         # have been returned, so every slicing yields the same values before the same error.
@@ -128,6 +158,7 @@ class NDJSONParser:
 
     def receive_data(self, data: bytes) -> None:
         """Buffer ``data``; ``b""`` marks the end of the stream."""
+        self._quick = None
         self._check_usable()
         if self._eof:
             if not data:
@@ -219,12 +250,85 @@ class NDJSONParser:
     def feed(self, data: bytes) -> list[JSONValue]:
         """``receive_data(data)`` then every value that is complete. If it raises, the values
         completed by this call are lost with it: use ``next_event`` to get each one first."""
+        tail = self._quick
+        if tail is not None and data and 10 not in data and len(tail) + len(data) <= self._room:
+            # Quick route for a slice inside a line (no LF): nothing can complete.
+            tail += data
+            return []
+        del tail
         self.receive_data(data)
-        out: list[JSONValue] = []
-        take = self._take
-        while (value := take()) is not _NOTHING:
-            out.append(JSONValue(value, self._line_no, self._index - 1))
+        out: list[Any] = []
+        if self._next < len(self._lines) or self._pending is not None or self._eof:
+            self._drain(out, True)
+        if not self._at_start and not self._eof and self._pending is None and self._failed is None:
+            self._quick = self._tail
         return out
+
+    def _drain(self, out: list[Any], wrap: bool) -> None:
+        """Append every complete value to ``out`` (as ``JSONValue`` when ``wrap``): what calling
+        ``_take`` until ``_NOTHING`` does, with the common line handled inline. A line that is
+        big, oversized, blank-with-whitespace or anything but a clean decode goes through
+        ``_take``, which handles every case (and raises); the values before it are in ``out``.
+        """
+        take = self._take
+        scan = _scan_once
+        fast = self._orjson
+        window = _WINDOW if self._max is None else min(_WINDOW, self._max)
+        fresh = _FAST_VALUES and wrap
+        if self._loads is not None or self._failed is not None:
+            while (value := take()) is not _NOTHING:
+                out.append(JSONValue(value, self._line_no, self._index - 1) if wrap else value)
+            return
+        while True:
+            lines = self._lines
+            i = self._next
+            n = len(lines)
+            line_no = self._line_no
+            index = self._index
+            stdlib = fast is None or self._stdlib_only
+            while i < n:
+                raw = lines[i]
+                if len(raw) >= window:
+                    break
+                body = raw.strip(_JSON_WS)
+                if not body:
+                    break
+                try:
+                    if stdlib or (
+                        len(body) >= _DEEP_LINE and body.count(b"[") + body.count(b"{") >= _DEEP_BRACKETS
+                    ):
+                        text = body.decode("utf-8", "replace")
+                        value, end = scan(text, 0)
+                        if end != len(text):
+                            break
+                    else:
+                        value = fast(body)  # type: ignore[misc]
+                except (ValueError, RecursionError, StopIteration):
+                    break
+                i += 1
+                line_no += 1
+                index += 1
+                if not wrap:
+                    out.append(value)
+                elif fresh:
+                    draft = _ValueDraft()
+                    draft.value = value
+                    draft.line = line_no
+                    draft.index = index - 1
+                    draft.__class__ = JSONValue  # type: ignore[assignment]
+                    out.append(draft)
+                else:  # pragma: no cover
+                    out.append(JSONValue(value, line_no, index - 1))
+            self._next = i
+            self._line_no = line_no
+            self._index = index
+            # The line that stopped the inline loop (or none left): the full rules. (A big
+            # line must not stay pinned here while _take decodes it.)
+            raw = body = b""
+            value = take()
+            if value is _NOTHING:
+                return
+            out.append(JSONValue(value, self._line_no, self._index - 1) if wrap else value)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -335,16 +439,28 @@ def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
     ``opts`` go to ``NDJSONParser``. The end of ``chunks`` is the end of the stream.
     """
     parser = NDJSONParser(**opts)
-    take = parser._take
+    receive = parser.receive_data
+    drain = parser._drain
+    values: list[Any] = []
     for chunk in chunks:
         if not chunk:
             continue  # an empty slice from a transport is not the end; the iterator's end is
-        parser.receive_data(chunk)
-        while (value := take()) is not _NOTHING:
-            yield value
-    parser.receive_data(b"")
-    while (value := take()) is not _NOTHING:
-        yield value
+        receive(chunk)
+        if parser._next < len(parser._lines):
+            try:
+                drain(values, False)
+            except SansStreamError:
+                yield from values  # the values before the error are still delivered
+                raise
+            yield from values
+            values.clear()
+    receive(b"")
+    try:
+        drain(values, False)
+    except SansStreamError:
+        yield from values
+        raise
+    yield from values
 
 
 def encode_ndjson(value: Any) -> bytes:
