@@ -106,23 +106,25 @@ def test_iter_sse_matches_the_oracle_for_every_slicing_and_buffer_type(name: str
 
 
 def test_iter_sse_yields_each_event_when_its_last_byte_arrives() -> None:
-    # No read-ahead: the generator must yield an event before asking for the next slice.
+    # No read-ahead: each event is yielded before the slice after its blank line is asked for.
     body = STREAMS["anthropic"] + STREAMS["openai"]
-    chunks = [body[i : i + 3] for i in range(0, len(body), 3)]
-    taken = 0
+    ends = []
+    at = body.find(b"\n\n")
+    while at >= 0:
+        ends.append(at + 2)
+        at = body.find(b"\n\n", at + 2)
+    for size in (1, 3, 7, 64):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        taken = [0]
 
-    def source() -> Iterator[bytes]:
-        nonlocal taken
-        for chunk in chunks:
-            taken += 1
-            yield chunk
+        def source(chunks: list[bytes]) -> Iterator[bytes]:
+            for chunk in chunks:
+                taken[0] += 1
+                yield chunk
 
-    seen = b""
-    for event in iter_sse(source()):
-        # Everything received so far ends inside the blank line that ended this event.
-        seen = b"".join(chunks[:taken])
-        assert event.data.encode() in seen
-        assert b"\n\n" in seen[-4:] or seen.endswith(b"\n")
+        received = [min(len(body), taken[0] * size) for _ in iter_sse(source(chunks))]
+        # The event ending at byte `end` needs exactly the slices up to the one holding it.
+        assert received == [min(len(body), -(-end // size) * size) for end in ends]
 
 
 def test_feed_and_pull_interleaved() -> None:
@@ -368,3 +370,14 @@ def test_ndjson_quick_route_keeps_the_line_limit(size: int) -> None:
         else:
             _fed(parser, chunks, got)
             assert [g[0] for g in got] == ["x" * 8] * 3
+
+
+@pytest.mark.parametrize("name", ["comments", "anthropic", "multi-line", "no-space"])
+def test_iter_sse_yields_comments_and_fields_like_feed(name: str) -> None:
+    body = STREAMS[name] + b": tail comment\nfield: v\n"
+    for chunks in _cuts(body):
+        parser = SSEParser(comments=True, extra_fields="*")
+        expected: list[Any] = []
+        for chunk in [*chunks, b""]:
+            expected += parser.feed(chunk)
+        assert list(iter_sse(chunks, comments=True, extra_fields="*")) == expected

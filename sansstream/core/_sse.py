@@ -871,16 +871,33 @@ def iter_sse(
         extra_fields=extra_fields,
     )
     feed = parser.feed
-    # Slices without CR or LF cannot complete an event, so they are gathered here and handed
-    # over joined with the next slice that has a line end: tiny slices then cost a list append
-    # each instead of a feed() call. Nothing is read ahead: a slice with a line end is fed at
-    # once, so every event is still yielded as soon as its last byte was received. Once
-    # _COALESCE bytes are gathered they are fed anyway, so max_event_size is still enforced
-    # within that many bytes and the parser, not this loop, holds a long line.
+    # Slices that cannot complete anything we yield are gathered here and handed over joined
+    # with the next slice that can: tiny slices then cost a list append each instead of a
+    # feed() call. Nothing is read ahead: a slice that may complete an event is fed at once, so
+    # every event is still yielded as soon as its last byte was received. A slice without CR or
+    # LF ends no line; and unless comments or extra fields are asked for (they are yielded per
+    # line), a slice with LFs but no CR completes nothing either when it holds no blank line:
+    # no LF LF in it, and not starting with LF right after an LF. Once _COALESCE bytes are
+    # gathered they are fed anyway, so max_event_size is still enforced within that many bytes
+    # and the parser, not this loop, holds a long line.
+    hold_lines = not comments and not extra_fields
+    after_lf = False  # the last byte received was an LF
     held: list[bytes] = []
     size = 0
     for chunk in chunks:
+        if 10 in chunk and 13 not in chunk and hold_lines and type(chunk) is bytes:
+            if b"\n\n" not in chunk and not (after_lf and chunk[0] == 10):
+                after_lf = chunk[-1] == 10
+                held.append(chunk)
+                size += len(chunk)
+                if size >= _COALESCE:
+                    yield from feed(b"".join(held))  # (nothing, as no blank line is in it)
+                    held.clear()
+                    size = 0
+                continue
+            after_lf = chunk[-1] == 10
         if 10 in chunk or 13 in chunk:  # LF, CR
+            after_lf = chunk[-1] == 10
             if held:
                 held.append(chunk)
                 joined = b"".join(held)
@@ -892,6 +909,7 @@ def iter_sse(
                 # is raised by the next call, so every event before it is still delivered.
                 yield from feed(chunk)
         elif chunk:  # an empty slice is not the end of the stream here: the iterable's end is
+            after_lf = False
             held.append(chunk)
             size += len(chunk)
             if size >= _COALESCE:
