@@ -105,6 +105,12 @@ def test_iter_sse_matches_the_oracle_for_every_slicing_and_buffer_type(name: str
         assert _got(list(iter_sse([memoryview(c) for c in chunks]))) == expected  # type: ignore[misc]
 
 
+def _counted(chunks: list[bytes], taken: list[int]) -> Iterator[bytes]:
+    for chunk in chunks:
+        taken[0] += 1
+        yield chunk
+
+
 def test_iter_sse_yields_each_event_when_its_last_byte_arrives() -> None:
     # No read-ahead: each event is yielded before the slice after its blank line is asked for.
     body = STREAMS["anthropic"] + STREAMS["openai"]
@@ -117,12 +123,7 @@ def test_iter_sse_yields_each_event_when_its_last_byte_arrives() -> None:
         chunks = [body[i : i + size] for i in range(0, len(body), size)]
         taken = [0]
 
-        def source(chunks: list[bytes]) -> Iterator[bytes]:
-            for chunk in chunks:
-                taken[0] += 1
-                yield chunk
-
-        received = [min(len(body), taken[0] * size) for _ in iter_sse(source(chunks))]
+        received = [min(len(body), taken[0] * size) for _ in iter_sse(_counted(chunks, taken))]
         # The event ending at byte `end` needs exactly the slices up to the one holding it.
         assert received == [min(len(body), -(-end // size) * size) for end in ends]
 
