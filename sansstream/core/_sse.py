@@ -917,23 +917,28 @@ def iter_sse(
     # gathered they are fed anyway, so max_event_size is still enforced within that many bytes
     # and the parser, not this loop, holds a long line.
     hold_lines = not comments and not extra_fields
-    after_lf = False  # the last byte received was an LF
+    fed_lf = False  # the last byte fed to the parser was an LF
     held: list[bytes] = []
     size = 0
     for chunk in chunks:
-        if 10 in chunk and 13 not in chunk and hold_lines and type(chunk) is bytes:
-            if b"\n\n" not in chunk and not (after_lf and chunk[0] == 10):
-                after_lf = chunk[-1] == 10
-                held.append(chunk)
+        if 10 in chunk or 13 in chunk:  # LF, CR
+            if (
+                hold_lines
+                and 13 not in chunk
+                and type(chunk) is bytes
+                and b"\n\n" not in chunk
+                and (chunk[0] != 10 or not (held[-1][-1] == 10 if held else fed_lf))
+            ):
+                held.append(chunk)  # lines end here, but no event can
                 size += len(chunk)
                 if size >= _COALESCE:
-                    yield from feed(b"".join(held))  # (nothing, as no blank line is in it)
+                    joined = b"".join(held)
                     held.clear()
                     size = 0
+                    fed_lf = joined[-1] == 10
+                    yield from feed(joined)  # (nothing, as no blank line is in it)
                 continue
-            after_lf = chunk[-1] == 10
-        if 10 in chunk or 13 in chunk:  # LF, CR
-            after_lf = chunk[-1] == 10
+            fed_lf = chunk[-1] == 10
             if held:
                 held.append(chunk)
                 joined = b"".join(held)
@@ -945,15 +950,16 @@ def iter_sse(
                 # is raised by the next call, so every event before it is still delivered.
                 yield from feed(chunk)
         elif chunk:  # an empty slice is not the end of the stream here: the iterable's end is
-            after_lf = False
             held.append(chunk)
             size += len(chunk)
             if size >= _COALESCE:
-                feed(b"".join(held))  # no line end, so no event
+                joined = b"".join(held)
                 held.clear()
                 size = 0
+                fed_lf = False
+                yield from feed(joined)  # (nothing, as no line ends in it)
     if held:
-        feed(b"".join(held))
+        yield from feed(b"".join(held))
     yield from feed(b"")
 
 
