@@ -448,40 +448,50 @@ class SSEParser(Generic[E]):
                             tail.clear()
                             tail += rest
                             return out  # type: ignore[return-value]
-            if 13 not in data and type(data) is bytes and data.find(10) == data.rfind(10):
+            if 13 not in data and type(data) is bytes:
                 # Third quick route, for a slice with exactly one line end (one- and few-byte
-                # slices see each LF alone): it ends a ``data`` or ``event`` line, or it is a
-                # blank line. The same steps as _lines and _dispatch, without their calls.
-                end = data.find(10)  # >= 0: a slice without LF or CR took the first route
-                rest = data[end + 1 :]
-                if end < 0:  # pragma: no cover - unreachable, kept as a guard
-                    pass
-                elif end == 0 and not tail:
-                    # "If the line is empty (a blank line): dispatch the event."
-                    if len(rest) <= self._limit:
-                        self._dispatch()
-                        self._room = self._limit
-                        tail += rest
-                        out = self._out
-                        if out:
-                            self._out = []
-                            return out  # type: ignore[return-value]
-                        return []
-                elif len(tail) + end + len(rest) <= self._room and _FAST_EVENTS:
-                    line = b"".join((tail, data[:end])) if tail else data[:end]
-                    if line[:5] == b"data:":
-                        self._data.append(line[6:] if line[5:6] == b" " else line[5:])
-                    elif line[:6] == b"event:":
-                        self._event = line[7:] if line[6:7] == b" " else line[6:]
-                    else:
-                        line = b""
-                    if line:
-                        self._dirty = True
-                        self._size += len(line)
-                        self._room -= len(line)
-                        tail.clear()
-                        tail += rest
-                        return []
+                # slices see each LF alone) or with two in a row: it ends a ``data`` or
+                # ``event`` line (then perhaps a blank line: the end of an Anthropic-style block
+                # in small slices), or it is a blank line. The same steps as _lines and
+                # _dispatch, without their calls.
+                end = data.rfind(10)  # >= 0: a slice without LF or CR took the first route
+                first = data.find(10)
+                if first == end or (first == end - 1 and (tail or first)):
+                    rest = data[end + 1 :]
+                    if first == 0 and not tail:
+                        # "If the line is empty (a blank line): dispatch the event."
+                        if len(rest) <= self._limit:
+                            self._dispatch()
+                            self._room = self._limit
+                            tail += rest
+                            out = self._out
+                            if out:
+                                self._out = []
+                                return out  # type: ignore[return-value]
+                            return []
+                    elif len(tail) + first + len(rest) <= self._room and _FAST_EVENTS:
+                        line = b"".join((tail, data[:first])) if tail else data[:first]
+                        if line[:5] == b"data:":
+                            self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+                        elif line[:6] == b"event:":
+                            self._event = line[7:] if line[6:7] == b" " else line[6:]
+                        else:
+                            line = b""
+                        if line:
+                            self._dirty = True
+                            self._size += len(line)
+                            tail.clear()
+                            tail += rest
+                            if first == end:
+                                self._room -= len(line)
+                                return []
+                            self._dispatch()  # the blank line right after it
+                            self._room = self._limit
+                            out = self._out
+                            if out:
+                                self._out = []
+                                return out  # type: ignore[return-value]
+                            return []
         del tail  # not pinned while _feed() parses: a big line must not be held twice
         return self._feed(data)
 
