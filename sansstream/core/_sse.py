@@ -469,7 +469,11 @@ class SSEParser(Generic[E]):
                                 self._out = []
                                 return out  # type: ignore[return-value]
                             return []
-                    elif len(tail) + first + len(rest) <= self._room and _FAST_EVENTS:
+                    elif (
+                        len(tail) + first + len(rest) <= self._room
+                        and len(tail) + first < _BIG_REGION  # a big line: the general route copies less
+                        and _FAST_EVENTS
+                    ):
                         line = b"".join((tail, data[:first])) if tail else data[:first]
                         if line[:5] == b"data:":
                             self._data.append(line[6:] if line[5:6] == b" " else line[5:])
