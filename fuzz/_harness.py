@@ -77,9 +77,35 @@ def feeds(control: int, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
 # ---- mutation (for the CI smoke run; atheris has its own mutators) ----------------------------
 
 TOKENS: tuple[bytes, ...] = (
-    b"\n", b"\r", b"\r\n", b"\n\n", b"\r\r", b":", b": ", b"data:", b"data: ", b"event:",
-    b"id:", b"retry:", b"\xef\xbb\xbf", b"\xff", b"\xc3", b"\xe2\x80\xa8", b"\x00", b"[DONE]",
-    b"{", b"}", b"[", b"]", b",", b'"', b"\\", b"null", b"1e999", b"-0", b"\\ud800",
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b"\n\n",
+    b"\r\r",
+    b":",
+    b": ",
+    b"data:",
+    b"data: ",
+    b"event:",
+    b"id:",
+    b"retry:",
+    b"\xef\xbb\xbf",
+    b"\xff",
+    b"\xc3",
+    b"\xe2\x80\xa8",
+    b"\x00",
+    b"[DONE]",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b'"',
+    b"\\",
+    b"null",
+    b"1e999",
+    b"-0",
+    b"\\ud800",
 )
 
 
@@ -117,9 +143,13 @@ def random_input(rng: random.Random, max_len: int = 512) -> bytes:
     parts: list[bytes] = [bytes([rng.randrange(256)])]
     size = 1
     while size < rng.randint(1, max_len):
-        piece = rng.choice(TOKENS) if rng.random() < 0.5 else bytes(
-            rng.randrange(256) if rng.random() < 0.2 else rng.choice(b"abcxyz019 {}\"")
-            for _ in range(rng.randint(1, 8))
+        piece = (
+            rng.choice(TOKENS)
+            if rng.random() < 0.5
+            else bytes(
+                rng.randrange(256) if rng.random() < 0.2 else rng.choice(b'abcxyz019 {}"')
+                for _ in range(rng.randint(1, 8))
+            )
         )
         parts.append(piece)
         size += len(piece)

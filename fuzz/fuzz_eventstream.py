@@ -179,7 +179,7 @@ def check_built(control: int, body: bytes) -> None:
 
     outcomes = {run_parser(chunks) for _how, chunks in feeds(control, data)}
     assert len(outcomes) == 1, f"outcome depends on the split: {outcomes}"
-    (msgs, error), = outcomes
+    ((msgs, error),) = outcomes
     if mode == 0:
         assert error is None, f"intact frames refused: {error}"
         assert list(msgs) == expected, "intact frames misread"
@@ -197,12 +197,12 @@ def check_built(control: int, body: bytes) -> None:
 def check_raw(control: int, body: bytes) -> None:
     outcomes = {run_parser(chunks) for _how, chunks in feeds(control, body)}
     assert len(outcomes) == 1, f"outcome depends on the split: {outcomes}"
-    (msgs, _error), = outcomes
+    ((msgs, _error),) = outcomes
     # A size limit must stop the stream cleanly: the frames before the limit fires are the same.
     limit = 16 + control % 200
     limited = {run_parser(chunks, limit) for _how, chunks in feeds(control, body)}
     assert len(limited) == 1, f"limit {limit}: outcome depends on the split: {limited}"
-    (lmsgs, _lerror), = limited
+    ((lmsgs, _lerror),) = limited
     assert lmsgs == msgs[: len(lmsgs)], "limited frames are not a prefix of the unlimited ones"
 
 

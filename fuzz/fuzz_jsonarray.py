@@ -79,7 +79,7 @@ def check(data: bytes) -> None:
     for _how, chunks in feeds(control, body):
         outcomes.add(run_parser(chunks, None))
     assert len(outcomes) == 1, f"outcome depends on the split for {body!r}: {outcomes}"
-    (items, error), = outcomes
+    ((items, error),) = outcomes
 
     want, unsure = oracle(body)
     if not unsure:
@@ -95,7 +95,7 @@ def check(data: bytes) -> None:
     for _how, chunks in feeds(control, body):
         limited.add(run_parser(chunks, limit))
     assert len(limited) == 1, f"limit {limit}: outcome depends on the split for {body!r}: {limited}"
-    (litems, _lerror), = limited
+    ((litems, _lerror),) = limited
     assert litems == items[: len(litems)], "limited elements are not a prefix of the unlimited ones"
 
 

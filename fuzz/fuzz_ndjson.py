@@ -91,7 +91,7 @@ def check(data: bytes) -> None:
     for _how, chunks in feeds(control, body):
         outcomes.add(run_parser(chunks, None))
     assert len(outcomes) == 1, f"outcome depends on the split for {body!r}: {outcomes}"
-    (items, error), = outcomes
+    ((items, error),) = outcomes
     if not unsure:
         assert list(items) == want, f"values differ from the oracle for {body!r}:\n{items}\n{want}"
         assert (error is not None) == failed, f"error {error} but oracle failed={failed} for {body!r}"
@@ -101,7 +101,7 @@ def check(data: bytes) -> None:
     for _how, chunks in feeds(control, body):
         limited.add(run_parser(chunks, limit))
     assert len(limited) == 1, f"limit {limit}: outcome depends on the split for {body!r}: {limited}"
-    (litems, _lerror), = limited
+    ((litems, _lerror),) = limited
     assert litems == items[: len(litems)], "limited values are not a prefix of the unlimited ones"
 
 

@@ -79,9 +79,7 @@ def _refusable(item: Item) -> bool:
     """Whether SSE really cannot carry ``item`` (so refusing it is right)."""
     if isinstance(item, ServerSentEvent):
         return (
-            item.event == ""
-            or any(c in item.event for c in "\r\n")
-            or any(c in item.id for c in "\r\n\x00")
+            item.event == "" or any(c in item.event for c in "\r\n") or any(c in item.id for c in "\r\n\x00")
         )
     if isinstance(item, SSEField):
         return (

@@ -80,7 +80,7 @@ def _ndjson_seeds() -> list[bytes]:
     seeds += [
         b"\x00" + b"[" * 100_000 + b"\n",  # json's recursion limit: must surface as our error
         b"\x01" + b"1" * 5000 + b"\n",  # int digit limit (ValueError from json)
-        b"\x02\xef\xbb\xbf{\"a\": NaN}\n  \t\n{\"b\": -Infinity}\r\n",
+        b'\x02\xef\xbb\xbf{"a": NaN}\n  \t\n{"b": -Infinity}\r\n',
         b'\x03{"s": "\xff\xfe"}\n{"t": "\\ud800"}\n',
         b"\x04\r\n\r\n1\r2\n",
         b'\x05{"a":1}{"b":2}\n',

@@ -47,8 +47,8 @@ class RefResult:
 
 
 def parse_retry_digits(value: str) -> int | None:
-    """"If the field value consists of only ASCII digits, then interpret the field value as an
-    integer in base ten" -- else ignore the field. ``str.isdigit``/``int`` are deliberately not
+    """Spec: "If the field value consists of only ASCII digits, then interpret the field value as
+    an integer in base ten" -- else ignore the field. ``str.isdigit``/``int`` are deliberately not
     used: both accept non-ASCII digits, and ``int`` also accepts spaces, signs and underscores
     (and refuses very long strings), none of which the spec allows."""
     if value == "":
@@ -74,8 +74,8 @@ def _small_int(digits: str) -> int:
 
 
 def decode_body(body: bytes) -> str:
-    """"The stream must then be parsed by reading everything line by line ... after decoding it
-    using the UTF-8 decode algorithm" -- which replaces invalid sequences with U+FFFD and strips
+    """Spec: "The stream must then be parsed by reading everything line by line ... after decoding
+    it using the UTF-8 decode algorithm" -- which replaces invalid sequences with U+FFFD and strips
     one leading byte order mark (and only one)."""
     text = body.decode("utf-8", errors="replace")
     if text.startswith(BOM):
