@@ -57,6 +57,7 @@ _NOTHING: Final = object()  # _take() found no complete value
 _DIGITS_TO_ZERO: Final = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
 _LONG_DIGITS: Final = b"0" * 19
 _WINDOW: Final = 1 << 16
+_GATHER: Final = 4096  # iter_ndjson() gathers slices without LF up to this many bytes
 _DEEP_LINE: Final = 400  # a line this short cannot nest 200 deep (each level is 2 bytes)
 _DEEP_BRACKETS: Final = 200
 
@@ -442,9 +443,27 @@ def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
     receive = parser.receive_data
     drain = parser._drain
     values: list[Any] = []
+    # Slices without LF complete no line: they are gathered and handed over joined with the
+    # next slice that has one (or once _GATHER bytes are held, so max_line_size is still
+    # enforced within that many bytes). Nothing is read ahead: a slice with an LF is parsed
+    # at once.
+    held: list[bytes] = []
+    size = 0
     for chunk in chunks:
-        if not chunk:
-            continue  # an empty slice from a transport is not the end; the iterator's end is
+        if 10 not in chunk:
+            if chunk:  # an empty slice from a transport is not the end; the iterator's end is
+                held.append(chunk)
+                size += len(chunk)
+                if size >= _GATHER:
+                    receive(b"".join(held))
+                    held.clear()
+                    size = 0
+            continue
+        if held:
+            held.append(chunk)
+            chunk = b"".join(held)  # noqa: PLW2901 (the gathered slices, then this one)
+            held.clear()
+            size = 0
         receive(chunk)
         if parser._next < len(parser._lines):
             try:
@@ -454,6 +473,8 @@ def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
                 raise
             yield from values
             values.clear()
+    if held:
+        receive(b"".join(held))
     receive(b"")
     try:
         drain(values, False)
