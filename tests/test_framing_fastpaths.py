@@ -382,3 +382,18 @@ def test_iter_sse_yields_comments_and_fields_like_feed(name: str) -> None:
         for chunk in [*chunks, b""]:
             expected += parser.feed(chunk)
         assert list(iter_sse(chunks, comments=True, extra_fields="*")) == expected
+
+
+@pytest.mark.parametrize("size", [1, 4, 7, 64])
+def test_ndjson_line_limit_counts_whitespace_in_every_route(size: int) -> None:
+    body = b"  1  \n[2]\n"  # a 5-byte line of which 4 bytes are whitespace
+    for limit, fails in ((5, False), (4, True)):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        for opts in ({}, {"orjson_loads": orjson.loads}):
+            got: list[Any] = []
+            if fails:
+                with pytest.raises(EventTooLargeError):
+                    _fed(NDJSONParser(max_line_size=limit, **opts), chunks, got)
+            else:
+                _fed(NDJSONParser(max_line_size=limit, **opts), chunks, got)
+                assert [g[0] for g in got] == [1, [2]]

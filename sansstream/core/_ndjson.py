@@ -62,6 +62,11 @@ _DEEP_LINE: Final = 400  # a line this short cannot nest 200 deep (each level is
 _DEEP_BRACKETS: Final = 200
 
 
+def _maybe_deep(body: bytes) -> bool:
+    """Whether ``body`` might nest deeper than the stdlib decodes at a normal call depth."""
+    return len(body) >= _DEEP_LINE and body.count(b"[") + body.count(b"{") >= _DEEP_BRACKETS
+
+
 def _long_digits(data: bytes) -> bool:
     """Whether ``data`` holds a run of 19 or more ASCII digits."""
     if len(data) <= _WINDOW:
@@ -252,10 +257,44 @@ class NDJSONParser:
         """``receive_data(data)`` then every value that is complete. If it raises, the values
         completed by this call are lost with it: use ``next_event`` to get each one first."""
         tail = self._quick
-        if tail is not None and data and 10 not in data and len(tail) + len(data) <= self._room:
-            # Quick route for a slice inside a line (no LF): nothing can complete.
-            tail += data
-            return []
+        if tail is not None and data:
+            end = data.find(10)
+            if end < 0:
+                if len(tail) + len(data) <= self._room:
+                    # Quick route for a slice inside a line (no LF): nothing can complete.
+                    tail += data
+                    return []
+            elif data.find(10, end + 1) < 0 and type(data) is bytes and len(tail) + end < _WINDOW:
+                # Second quick route, for a small slice that ends exactly one line: decode
+                # it here, the way _drain would; anything unusual takes the full route, and
+                # nothing has changed until the value is known.
+                rest = data[end + 1 :]
+                body = (b"".join((tail, data[:end])) if tail else data[:end]).strip(_JSON_WS)
+                # (The line, CR included, within max_line_size: a line one CR over it is left
+                # to the full route, which knows that CR is not counted.)
+                if body and len(rest) <= self._room and len(tail) + end < self._room:
+                    value: Any = _NOTHING
+                    try:
+                        if self._orjson is None or _long_digits(body) or _maybe_deep(body):
+                            text = body.decode("utf-8", "replace")
+                            found, stop = _scan_once(text, 0)
+                            if stop == len(text):
+                                value = found
+                        else:
+                            value = self._orjson(body)
+                    except (ValueError, RecursionError, StopIteration):
+                        pass
+                    if value is not _NOTHING and _FAST_VALUES:
+                        tail.clear()
+                        tail += rest
+                        self._line_no += 1
+                        self._index += 1
+                        draft = _ValueDraft()
+                        draft.value = value
+                        draft.line = self._line_no
+                        draft.index = self._index - 1
+                        draft.__class__ = JSONValue  # type: ignore[assignment]
+                        return [draft]  # type: ignore[list-item]
         del tail
         self.receive_data(data)
         out: list[Any] = []
