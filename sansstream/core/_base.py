@@ -1,10 +1,18 @@
-"""The one shape every framing parser has (h11-style pull API)."""
+"""The one shape every framing parser has (h11-style pull API), the pull loop over it, and the
+bookkeeping the queue-based parsers (event-stream, JSON array) share.
+
+``QueuedParser`` holds only what those two do identically: end-of-stream handling in
+``receive_data``, refusing work after a failure, raising a pending error once every event before
+it was returned, and ``feed``. The SSE and NDJSON parsers are tuned per route and keep their own.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
+from ..model._errors import LocalProtocolError, RemoteProtocolError
 from ..model._events import END, NEED_DATA, EndOfStream, NeedData
 
 __all__ = ["FramingParser", "drive"]
@@ -41,3 +49,95 @@ def drive(parser: FramingParser[E], chunks: Iterable[bytes]) -> Iterator[E]:
         if event is END or event is NEED_DATA:
             return
         yield event
+
+
+class QueuedParser(Generic[E]):
+    """Shared h11-style surface of a parser that queues complete raw items in ``_ready`` while
+    buffering, and decodes one per ``next_event``. An error found while buffering waits in
+    ``_pending`` until the items before it were returned; after any error raised to the caller
+    the parser refuses further work.
+
+    Subclasses set ``_PARSER`` (class name in messages) and ``_STREAM`` (what the bytes are), call
+    ``_init_queue()`` in ``__init__``, and implement ``_take`` (buffer non-empty data), ``_at_end``
+    (``b""`` arrived: leave an ``IncompleteStreamError`` pending if cut off), ``_decode_next``
+    (pop and decode one ``_ready`` item) and ``_drop_buffer``.
+    """
+
+    _PARSER: ClassVar[str]
+    _STREAM: ClassVar[str]
+
+    _ready: deque[Any]
+    _eof: bool
+    _pending: RemoteProtocolError | None
+    _failed: str | None
+
+    def _init_queue(self) -> None:
+        self._ready = deque()
+        self._eof = False
+        # Errors found while buffering wait until the items before them are returned, so every
+        # slicing yields the same items before the same error.
+        self._pending = None
+        self._failed = None  # why the parser stopped; further calls are refused
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer ``data`` and queue every item it completes; ``b""`` marks the end."""
+        self._check_usable()
+        if self._eof:
+            if not data:
+                return  # a repeated end of stream changes nothing
+            raise LocalProtocolError(
+                f"{self._STREAM} data received after the end of the stream (b'' was already fed)"
+            )
+        if self._pending is not None:
+            return
+        if not data:
+            self._eof = True
+            self._at_end()
+            return
+        self._take(data)
+
+    def next_event(self) -> E | NeedData | EndOfStream:
+        """The next item, ``NEED_DATA`` or ``END``."""
+        self._check_usable()
+        if self._ready:
+            return self._decode_next()
+        if self._pending is not None:
+            self._fail(self._pending)
+        return END if self._eof else NEED_DATA
+
+    def feed(self, data: bytes) -> list[E]:
+        """``receive_data(data)`` then every item that is complete. If it raises, the items
+        completed by this call are lost with it: use ``next_event`` to get each one first."""
+        self.receive_data(data)
+        out: list[E] = []
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA or event is END:
+                return out
+            out.append(event)
+
+    def _take(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _at_end(self) -> None:
+        raise NotImplementedError
+
+    def _decode_next(self) -> E:
+        raise NotImplementedError
+
+    def _drop_buffer(self) -> None:
+        raise NotImplementedError
+
+    def _fail(self, exc: RemoteProtocolError) -> NoReturn:
+        self._failed = str(exc)
+        self._ready.clear()
+        self._pending = None
+        self._drop_buffer()
+        raise exc
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise LocalProtocolError(
+                f"this {self._PARSER} failed earlier and cannot be used again ({self._failed}); "
+                "create a new parser for a new stream"
+            )

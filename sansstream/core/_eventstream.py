@@ -39,8 +39,8 @@ from ..model._errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from ..model._events import END, NEED_DATA, EndOfStream, EventStreamMessage, HeaderValue, NeedData
-from ._base import drive
+from ..model._events import EventStreamMessage, HeaderValue
+from ._base import QueuedParser, drive
 
 __all__ = [
     "EventStreamParser",
@@ -183,7 +183,7 @@ def _hex(raw: bytes | bytearray) -> str:
     return shown + (" ..." if len(raw) > _EXCERPT_BYTES else "")
 
 
-class EventStreamParser:
+class EventStreamParser(QueuedParser[EventStreamMessage]):
     """Sans-IO AWS event-stream parser: bytes in (any slicing), ``EventStreamMessage`` out.
 
     ``receive_data(b"")`` marks the end. ``next_event()`` returns an ``EventStreamMessage``,
@@ -194,6 +194,9 @@ class EventStreamParser:
     Repeated header names: the last one wins.
     """
 
+    _PARSER = "EventStreamParser"
+    _STREAM = "event-stream"
+
     def __init__(self, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         if max_message_size is not None and max_message_size < _OVERHEAD:
             raise LocalProtocolError(
@@ -203,30 +206,17 @@ class EventStreamParser:
         self._buf = bytearray()
         self._dropped = 0  # bytes removed from the front of _buf: absolute offset of _buf[0]
         self._need = 0  # total_length of the frame at _buf[0] once its prelude was checked, else 0
-        self._ready: deque[tuple[bytes, int]] = deque()  # (whole frame, its byte offset)
-        self._eof = False
-        # Errors found while cutting frames wait until the frames before them are returned.
-        self._pending: RemoteProtocolError | None = None
-        self._failed: str | None = None
+        self._ready: deque[tuple[bytes, int]]  # (whole frame, its byte offset)
+        self._init_queue()
 
-    # -- the h11-style surface ------------------------------------------------------------------
+    # -- hooks of the h11-style surface (``QueuedParser``) --------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
-        """Buffer ``data`` and cut off every frame it completes; ``b""`` marks the end."""
-        self._check_usable()
-        if self._eof:
-            if not data:
-                return  # a repeated end of stream changes nothing
-            raise LocalProtocolError(
-                "event-stream data received after the end of the stream (b'' was already fed)"
-            )
-        if self._pending is not None:
-            return
-        if not data:
-            self._eof = True
-            if self._buf:
-                self._truncated()
-            return
+    def _at_end(self) -> None:
+        if self._buf:
+            self._truncated()
+
+    def _take(self, data: bytes) -> None:
+        """Buffer ``data`` and cut off every frame it completes."""
         buf = self._buf
         buf += data
         start = 0
@@ -247,26 +237,9 @@ class EventStreamParser:
             del buf[:start]
             self._dropped += start
 
-    def next_event(self) -> EventStreamMessage | NeedData | EndOfStream:
-        """The next frame, ``NEED_DATA`` or ``END``."""
-        self._check_usable()
-        if self._ready:
-            frame, offset = self._ready.popleft()
-            return self._decode(frame, offset)
-        if self._pending is not None:
-            self._fail(self._pending)
-        return END if self._eof else NEED_DATA
-
-    def feed(self, data: bytes) -> list[EventStreamMessage]:
-        """``receive_data(data)`` then every frame that is complete. If it raises, the frames
-        completed by this call are lost with it: use ``next_event`` to get each one first."""
-        self.receive_data(data)
-        out: list[EventStreamMessage] = []
-        while True:
-            event = self.next_event()
-            if event is NEED_DATA or event is END:
-                return out
-            out.append(event)
+    def _decode_next(self) -> EventStreamMessage:
+        frame, offset = self._ready.popleft()
+        return self._decode(frame, offset)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -400,20 +373,6 @@ class EventStreamParser:
         self._dropped += len(self._buf)
         self._buf.clear()
         self._need = 0
-
-    def _fail(self, exc: RemoteProtocolError) -> NoReturn:
-        self._failed = str(exc)
-        self._ready.clear()
-        self._pending = None
-        self._drop_buffer()
-        raise exc
-
-    def _check_usable(self) -> None:
-        if self._failed is not None:
-            raise LocalProtocolError(
-                f"this EventStreamParser failed earlier and cannot be used again ({self._failed}); "
-                "create a new parser for a new stream"
-            )
 
 
 def iter_event_stream(chunks: Iterable[bytes], **opts: Any) -> Iterator[EventStreamMessage]:

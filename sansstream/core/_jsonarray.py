@@ -38,8 +38,8 @@ from ..model._errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
-from ._base import drive
+from ..model._events import JSONValue
+from ._base import QueuedParser, drive
 
 __all__ = ["JSONArrayParser", "iter_json_array", "DEFAULT_MAX_ELEMENT_SIZE"]
 
@@ -86,7 +86,7 @@ def _excerpt(raw: bytes | bytearray) -> str:
     return repr(text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "...")
 
 
-class JSONArrayParser:
+class JSONArrayParser(QueuedParser[JSONValue]):
     """Sans-IO splitter for one streamed JSON array: bytes in, one ``JSONValue`` per element out.
 
     ``receive_data(b"")`` marks the end. ``next_event()`` returns a ``JSONValue`` (``line``: the
@@ -95,6 +95,9 @@ class JSONArrayParser:
     are raised by ``next_event`` after every element before them was returned; afterwards the
     parser refuses further work. ``loads`` replaces ``json.loads`` and receives the element bytes.
     """
+
+    _PARSER = "JSONArrayParser"
+    _STREAM = "JSON array"
 
     def __init__(
         self,
@@ -119,32 +122,18 @@ class JSONArrayParser:
         self._dropped = 0  # bytes removed from the front of _buf (for absolute offsets)
         self._line = 1  # line number at _line_pos
         self._line_pos = 0  # newlines before this index of _buf are counted in _line
-        self._ready: deque[tuple[bytes, int, int]] = deque()  # (element bytes, line, offset)
+        self._ready: deque[tuple[bytes, int, int]]  # (element bytes, line, offset)
         self._index = 0  # elements returned so far
         self._at_start = True  # a BOM may still come
-        self._eof = False
-        # A structural error waits here until the elements before it are returned, so every
-        # slicing yields the same elements before the same error.
-        self._pending: RemoteProtocolError | None = None
-        self._failed: str | None = None
+        self._init_queue()
 
-    # -- the h11-style surface ------------------------------------------------------------------
+    # -- hooks of the h11-style surface (``QueuedParser``) --------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
-        """Buffer ``data`` and split off every element it completes; ``b""`` marks the end."""
-        self._check_usable()
-        if self._eof:
-            if not data:
-                return  # a repeated end of stream changes nothing
-            raise LocalProtocolError(
-                "JSON array data received after the end of the stream (b'' was already fed)"
-            )
-        if self._pending is not None:
-            return
-        if not data:
-            self._eof = True
-            self._finish()
-            return
+    def _at_end(self) -> None:
+        self._finish()
+
+    def _take(self, data: bytes) -> None:
+        """Buffer ``data`` and split off every element it completes."""
         self._buf += data
         if self._at_start:
             if len(self._buf) < len(_BOM) and _BOM.startswith(self._buf):
@@ -155,29 +144,12 @@ class JSONArrayParser:
                 self._dropped += len(_BOM)
         self._scan()
 
-    def next_event(self) -> JSONValue | NeedData | EndOfStream:
-        """The next element, ``NEED_DATA`` or ``END``."""
-        self._check_usable()
-        if self._ready:
-            raw, line, offset = self._ready.popleft()
-            value = self._decode(raw, line, offset)
-            event = JSONValue(value, line, self._index)
-            self._index += 1
-            return event
-        if self._pending is not None:
-            self._fail(self._pending)
-        return END if self._eof else NEED_DATA
-
-    def feed(self, data: bytes) -> list[JSONValue]:
-        """``receive_data(data)`` then every element that is complete. If it raises, the values
-        completed by this call are lost with it: use ``next_event`` to get each one first."""
-        self.receive_data(data)
-        out: list[JSONValue] = []
-        while True:
-            event = self.next_event()
-            if event is NEED_DATA or event is END:
-                return out
-            out.append(event)
+    def _decode_next(self) -> JSONValue:
+        raw, line, offset = self._ready.popleft()
+        value = self._decode(raw, line, offset)
+        event = JSONValue(value, line, self._index)
+        self._index += 1
+        return event
 
     # -- the scanner ----------------------------------------------------------------------------
 
@@ -382,20 +354,6 @@ class JSONArrayParser:
                     f"JSON array element {self._index} (line {line}, byte {offset}) is not valid "
                     f"JSON ({reason}): {_excerpt(raw)}"
                 )
-            )
-
-    def _fail(self, exc: RemoteProtocolError) -> NoReturn:
-        self._failed = str(exc)
-        self._ready.clear()
-        self._pending = None
-        self._drop_buffer()
-        raise exc
-
-    def _check_usable(self) -> None:
-        if self._failed is not None:
-            raise LocalProtocolError(
-                f"this JSONArrayParser failed earlier and cannot be used again ({self._failed}); "
-                "create a new parser for a new stream"
             )
 
 
