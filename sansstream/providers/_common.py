@@ -16,13 +16,14 @@ Decoding side:
 Request side (the common message format of ``_base.Message`` / ``ToolSpec``):
 
 - ``content_text``, ``arguments_text``, ``arguments_object``, ``tool_function``,
-  ``join_url``, ``bearer_headers``, ``apply_extra_body``.
+  ``function_spec``, ``tool_declarations``, ``chat_tool_calls``, ``tool_call_id``,
+  ``unknown_role``, ``join_url``, ``bearer_headers``, ``apply_extra_body``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..model._chunks import (
@@ -49,6 +50,11 @@ __all__ = [
     "arguments_text",
     "arguments_object",
     "tool_function",
+    "function_spec",
+    "tool_declarations",
+    "chat_tool_calls",
+    "tool_call_id",
+    "unknown_role",
     "join_url",
     "bearer_headers",
     "apply_extra_body",
@@ -363,6 +369,63 @@ def tool_function(spec: Mapping[str, Any]) -> tuple[str, str | None, dict[str, A
     params = inner.get("parameters") or inner.get("input_schema") or {"type": "object", "properties": {}}
     description = inner.get("description")
     return inner["name"], description if isinstance(description, str) else None, dict(params)
+
+
+def function_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool as an OpenAI-style function: ``name``, ``parameters``, then ``description`` when
+    one is given (Chat Completions, Responses and Cohere v2 share this shape)."""
+    name, description, parameters = tool_function(spec)
+    function: dict[str, Any] = {"name": name, "parameters": parameters}
+    if description is not None:
+        function["description"] = description
+    return function
+
+
+def tool_declarations(
+    tools: Iterable[Mapping[str, Any]],
+    schema_key: str,
+    wrap: Callable[[dict[str, Any]], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Each tool as ``{"name", "description" (only when non-empty), schema_key: parameters}``
+    (Anthropic, Gemini, Bedrock, Ollama); ``wrap`` reshapes the schema first (Bedrock's
+    ``{"json": ...}``)."""
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        name, description, parameters = tool_function(tool)
+        declaration: dict[str, Any] = {"name": name}
+        if description:
+            declaration["description"] = description
+        declaration[schema_key] = wrap(parameters) if wrap is not None else parameters
+        out.append(declaration)
+    return out
+
+
+def chat_tool_calls(calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Common-format tool calls of an assistant message → OpenAI-style ``tool_calls`` (Chat
+    Completions and Cohere v2 share this shape)."""
+    return [
+        {
+            "id": call.get("id"),
+            "type": "function",
+            "function": {
+                "name": call.get("name"),
+                "arguments": arguments_text(call.get("arguments")),
+            },
+        }
+        for call in calls
+    ]
+
+
+def tool_call_id(message: Mapping[str, Any]) -> Any:
+    """The ``tool_call_id`` a tool message must carry; a ``LocalProtocolError`` without it."""
+    if not message.get("tool_call_id"):
+        raise LocalProtocolError("a tool message needs the 'tool_call_id' of the call it answers")
+    return message["tool_call_id"]
+
+
+def unknown_role(role: Any) -> LocalProtocolError:
+    """The error for a message role outside system, user, assistant and tool (to be raised)."""
+    return LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
 
 
 def join_url(base: str, path: str) -> str:

@@ -29,21 +29,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, TextDelta
-from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
     apply_extra_body,
-    arguments_text,
     bearer_headers,
+    chat_tool_calls,
     content_text,
+    function_spec,
     join_url,
     load_json,
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_call_id,
+    unknown_role,
 )
 
 __all__ = ["CohereProvider", "CohereDecoder", "cohere_usage"]
@@ -209,28 +211,16 @@ def cohere_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             if text:
                 item["content"] = text
             if calls:
-                item["tool_calls"] = [
-                    {
-                        "id": call.get("id"),
-                        "type": "function",
-                        "function": {
-                            "name": call.get("name"),
-                            "arguments": arguments_text(call.get("arguments")),
-                        },
-                    }
-                    for call in calls
-                ]
+                item["tool_calls"] = chat_tool_calls(calls)
             if message.get("tool_plan"):
                 item["tool_plan"] = message["tool_plan"]
             out.append(item)
         elif role == "tool":
-            if not message.get("tool_call_id"):
-                raise LocalProtocolError("a tool message needs the 'tool_call_id' of the call it answers")
             out.append(
-                {"role": "tool", "tool_call_id": message["tool_call_id"], "content": content_text(content)}
+                {"role": "tool", "tool_call_id": tool_call_id(message), "content": content_text(content)}
             )
         else:
-            raise LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
+            raise unknown_role(role)
     return out
 
 
@@ -259,13 +249,7 @@ class CohereProvider(Provider):
     ) -> HTTPRequest:
         body: dict[str, Any] = {"model": model, "messages": cohere_messages(messages), "stream": True}
         if tools:
-            body["tools"] = []
-            for spec in tools:
-                name, description, parameters = tool_function(spec)
-                function: dict[str, Any] = {"name": name, "parameters": parameters}
-                if description is not None:
-                    function["description"] = description
-                body["tools"].append({"type": "function", "function": function})
+            body["tools"] = [{"type": "function", "function": function_spec(spec)} for spec in tools]
         # Cohere's names for two common options.
         if options.get("top_p") is not None:
             body["p"] = options["top_p"]

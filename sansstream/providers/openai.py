@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, TextDelta, Usage
-from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
@@ -34,14 +34,17 @@ from ._common import (
     apply_extra_body,
     arguments_text,
     bearer_headers,
+    chat_tool_calls,
     content_text,
+    function_spec,
     is_retryable,
     join_url,
     load_json,
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_call_id,
+    unknown_role,
 )
 
 __all__ = ["OpenAIProvider", "OpenAIDecoder", "openai_usage", "openai_messages", "openai_tools"]
@@ -294,10 +297,7 @@ class OpenAIDecoder(Decoder):
 def openai_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for spec in tools:
-        name, description, parameters = tool_function(spec)
-        function: dict[str, Any] = {"name": name, "parameters": parameters}
-        if description is not None:
-            function["description"] = description
+        function = function_spec(spec)
         inner = spec.get("function") if isinstance(spec.get("function"), Mapping) else spec
         if isinstance(inner, Mapping) and "strict" in inner:
             function["strict"] = inner["strict"]
@@ -325,26 +325,14 @@ def openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             item: dict[str, Any] = {"role": "assistant", "content": content_text(content) or None}
             calls = message.get("tool_calls")
             if calls:
-                item["tool_calls"] = [
-                    {
-                        "id": call.get("id"),
-                        "type": "function",
-                        "function": {
-                            "name": call.get("name"),
-                            "arguments": arguments_text(call.get("arguments")),
-                        },
-                    }
-                    for call in calls
-                ]
+                item["tool_calls"] = chat_tool_calls(calls)
             out.append(item)
         elif role == "tool":
-            if not message.get("tool_call_id"):
-                raise LocalProtocolError("a tool message needs the 'tool_call_id' of the call it answers")
             out.append(
-                {"role": "tool", "tool_call_id": message["tool_call_id"], "content": content_text(content)}
+                {"role": "tool", "tool_call_id": tool_call_id(message), "content": content_text(content)}
             )
         else:
-            raise LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
+            raise unknown_role(role)
     return out
 
 

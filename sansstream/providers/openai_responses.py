@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, TextDelta
-from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
@@ -42,12 +42,14 @@ from ._common import (
     arguments_text,
     bearer_headers,
     content_text,
+    function_spec,
     join_url,
     load_json,
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_call_id,
+    unknown_role,
 )
 
 __all__ = ["OpenAIResponsesProvider", "OpenAIResponsesDecoder", "responses_usage"]
@@ -275,17 +277,15 @@ def _input_items(messages: Sequence[Message]) -> tuple[str | None, list[dict[str
                     }
                 )
         elif role == "tool":
-            if not message.get("tool_call_id"):
-                raise LocalProtocolError("a tool message needs the 'tool_call_id' of the call it answers")
             items.append(
                 {
                     "type": "function_call_output",
-                    "call_id": message["tool_call_id"],
+                    "call_id": tool_call_id(message),
                     "output": content_text(content),
                 }
             )
         else:
-            raise LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
+            raise unknown_role(role)
     return ("\n\n".join(instructions) if instructions else None), items
 
 
@@ -317,14 +317,7 @@ class OpenAIResponsesProvider(Provider):
         if instructions is not None:
             body["instructions"] = instructions
         if tools:
-            flat: list[dict[str, Any]] = []
-            for spec in tools:
-                name, description, parameters = tool_function(spec)
-                tool: dict[str, Any] = {"type": "function", "name": name, "parameters": parameters}
-                if description is not None:
-                    tool["description"] = description
-                flat.append(tool)
-            body["tools"] = flat
+            body["tools"] = [{"type": "function", **function_spec(spec)} for spec in tools]
         max_tokens = options.get("max_output_tokens", options.get("max_tokens"))
         if max_tokens is not None:
             body["max_output_tokens"] = max_tokens
