@@ -65,7 +65,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_declarations,
 )
 
 __all__ = ["AnthropicProvider", "AnthropicDecoder"]
@@ -507,15 +507,7 @@ class AnthropicProvider(Provider):
         if system:
             body["system"] = "\n\n".join(system)
         if tools:
-            specs = []
-            for tool in tools:
-                name, description, schema = tool_function(tool)
-                spec: dict[str, Any] = {"name": name}
-                if description:
-                    spec["description"] = description
-                spec["input_schema"] = schema
-                specs.append(spec)
-            body["tools"] = specs
+            body["tools"] = tool_declarations(tools, "input_schema")
         thinking = options.get("thinking")
         budget = options.get("thinking_budget")
         if isinstance(thinking, Mapping):

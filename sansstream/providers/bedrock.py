@@ -53,7 +53,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_declarations,
 )
 from ._sigv4 import Credentials, sign_headers
 
@@ -414,14 +414,10 @@ class BedrockProvider(Provider):
         if config:
             body["inferenceConfig"] = config
         if tools:
-            specs = []
-            for tool in tools:
-                name, description, parameters = tool_function(tool)
-                spec_out: dict[str, Any] = {"name": name}
-                if description:
-                    spec_out["description"] = description
-                spec_out["inputSchema"] = {"json": parameters}
-                specs.append({"toolSpec": spec_out})
+            specs = [
+                {"toolSpec": spec}
+                for spec in tool_declarations(tools, "inputSchema", lambda schema: {"json": schema})
+            ]
             tool_config: dict[str, Any] = {"tools": specs}
             if options.get("tool_choice") is not None:
                 tool_config["toolChoice"] = options["tool_choice"]

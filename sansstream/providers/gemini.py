@@ -72,7 +72,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_declarations,
 )
 
 __all__ = ["GeminiProvider", "GeminiDecoder"]
@@ -595,15 +595,7 @@ class GeminiProvider(Provider):
         if system:
             body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
         if tools:
-            declarations = []
-            for tool in tools:
-                name, description, parameters = tool_function(tool)
-                declaration: dict[str, Any] = {"name": name}
-                if description:
-                    declaration["description"] = description
-                declaration["parameters"] = parameters
-                declarations.append(declaration)
-            body["tools"] = [{"functionDeclarations": declarations}]
+            body["tools"] = [{"functionDeclarations": tool_declarations(tools, "parameters")}]
         config: dict[str, Any] = {}
         for option, key in (
             ("max_tokens", "maxOutputTokens"),

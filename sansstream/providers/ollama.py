@@ -41,7 +41,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
-    tool_function,
+    tool_declarations,
 )
 
 __all__ = ["OllamaProvider", "OllamaDecoder", "normalize_ollama_host"]
@@ -220,15 +220,10 @@ class OllamaProvider(Provider):
         if endpoint == "chat":
             body["messages"] = [self._message(m) for m in messages]
             if tools:
-                specs = []
-                for tool in tools:
-                    name, description, parameters = tool_function(tool)
-                    function: dict[str, Any] = {"name": name}
-                    if description:
-                        function["description"] = description
-                    function["parameters"] = parameters
-                    specs.append({"type": "function", "function": function})
-                body["tools"] = specs
+                body["tools"] = [
+                    {"type": "function", "function": function}
+                    for function in tool_declarations(tools, "parameters")
+                ]
         else:
             if tools:
                 raise LocalProtocolError("ollama: /api/generate takes no tools; use endpoint='chat'")
