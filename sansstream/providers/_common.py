@@ -17,7 +17,7 @@ Request side (the common message format of ``_base.Message`` / ``ToolSpec``):
 
 - ``content_text``, ``arguments_text``, ``arguments_object``, ``tool_function``,
   ``function_spec``, ``tool_declarations``, ``chat_tool_calls``, ``tool_call_id``,
-  ``unknown_role``, ``join_url``, ``bearer_headers``, ``apply_extra_body``.
+  ``unknown_role``, ``renamed_options``, ``join_url``, ``bearer_headers``, ``apply_extra_body``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ __all__ = [
     "chat_tool_calls",
     "tool_call_id",
     "unknown_role",
+    "renamed_options",
     "join_url",
     "bearer_headers",
     "apply_extra_body",
@@ -426,6 +427,22 @@ def tool_call_id(message: Mapping[str, Any]) -> Any:
 def unknown_role(role: Any) -> LocalProtocolError:
     """The error for a message role outside system, user, assistant and tool (to be raised)."""
     return LocalProtocolError(f"unknown message role {role!r}; use system, user, assistant or tool")
+
+
+def renamed_options(
+    options: Mapping[str, Any], renames: Iterable[tuple[str, str]], stop_key: str
+) -> dict[str, Any]:
+    """The common options a provider knows under its own names: each ``(option, wire_name)``
+    in ``renames`` that is set (not ``None``), in that order, then ``stop`` (a string or a list
+    of them) as a list under ``stop_key``."""
+    out: dict[str, Any] = {}
+    for option, key in renames:
+        if options.get(option) is not None:
+            out[key] = options[option]
+    stop = options.get("stop")
+    if stop is not None:
+        out[stop_key] = [stop] if isinstance(stop, str) else list(stop)
+    return out
 
 
 def join_url(base: str, path: str) -> str:

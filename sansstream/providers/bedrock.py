@@ -53,6 +53,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    renamed_options,
     tool_declarations,
 )
 from ._sigv4 import Credentials, sign_headers
@@ -404,13 +405,11 @@ class BedrockProvider(Provider):
         body: dict[str, Any] = {"messages": wire}
         if system:
             body["system"] = system
-        config: dict[str, Any] = {}
-        for option, key in (("max_tokens", "maxTokens"), ("temperature", "temperature"), ("top_p", "topP")):
-            if options.get(option) is not None:
-                config[key] = options[option]
-        stop = options.get("stop")
-        if stop is not None:
-            config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+        config = renamed_options(
+            options,
+            (("max_tokens", "maxTokens"), ("temperature", "temperature"), ("top_p", "topP")),
+            "stopSequences",
+        )
         if config:
             body["inferenceConfig"] = config
         if tools:

@@ -44,6 +44,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    renamed_options,
     tool_call_id,
     unknown_role,
 )
@@ -251,11 +252,7 @@ class CohereProvider(Provider):
         if tools:
             body["tools"] = [{"type": "function", "function": function_spec(spec)} for spec in tools]
         # Cohere's names for two common options.
-        if options.get("top_p") is not None:
-            body["p"] = options["top_p"]
-        if options.get("stop") is not None:
-            stop = options["stop"]
-            body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body.update(renamed_options(options, (("top_p", "p"),), "stop_sequences"))
         apply_extra_body(body, options, self._KNOWN_OPTIONS)
         headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
         return HTTPRequest.json(

@@ -72,6 +72,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    renamed_options,
     tool_declarations,
 )
 
@@ -596,18 +597,16 @@ class GeminiProvider(Provider):
             body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
         if tools:
             body["tools"] = [{"functionDeclarations": tool_declarations(tools, "parameters")}]
-        config: dict[str, Any] = {}
-        for option, key in (
-            ("max_tokens", "maxOutputTokens"),
-            ("temperature", "temperature"),
-            ("top_p", "topP"),
-            ("top_k", "topK"),
-        ):
-            if options.get(option) is not None:
-                config[key] = options[option]
-        stop = options.get("stop")
-        if stop is not None:
-            config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+        config = renamed_options(
+            options,
+            (
+                ("max_tokens", "maxOutputTokens"),
+                ("temperature", "temperature"),
+                ("top_p", "topP"),
+                ("top_k", "topK"),
+            ),
+            "stopSequences",
+        )
         thinking = options.get("thinking")
         if isinstance(thinking, Mapping):
             config["thinkingConfig"] = dict(thinking)

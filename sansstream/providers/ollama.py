@@ -41,6 +41,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    renamed_options,
     tool_declarations,
 )
 
@@ -237,19 +238,17 @@ class OllamaProvider(Provider):
             body["prompt"] = content_text(users[0].get("content"))
             if system:
                 body["system"] = "\n\n".join(system)
-        model_options: dict[str, Any] = {}
-        for option, key in (
-            ("temperature", "temperature"),
-            ("max_tokens", "num_predict"),
-            ("top_p", "top_p"),
-            ("top_k", "top_k"),
-            ("seed", "seed"),
-        ):
-            if options.get(option) is not None:
-                model_options[key] = options[option]
-        stop = options.get("stop")
-        if stop is not None:
-            model_options["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        model_options = renamed_options(
+            options,
+            (
+                ("temperature", "temperature"),
+                ("max_tokens", "num_predict"),
+                ("top_p", "top_p"),
+                ("top_k", "top_k"),
+                ("seed", "seed"),
+            ),
+            "stop",
+        )
         if isinstance(options.get("options"), Mapping):
             model_options.update(options["options"])
         if model_options:
