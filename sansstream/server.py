@@ -703,6 +703,24 @@ class _BodyWriter:
         return [self._bytes(out) for out in self.encoder.close(done=done)]
 
 
+def _write_body(
+    writer: _BodyWriter,
+    items: Iterable[Any],
+    keepalive: float | None,
+    done: bool,
+    clock: Callable[[], float],
+) -> Generator[bytes, None, None]:
+    """The shared body of ``sse_stream`` and ``ndjson_stream``: each item written, keepalives
+    between them, then the end."""
+    paced = _with_keepalives(items, keepalive, clock)
+    try:
+        for item in paced:
+            yield from writer.item(item)
+    finally:
+        paced.close()  # stops the keepalive thread at once when the client goes away
+    yield from writer.end(done)
+
+
 def sse_stream(
     items: Iterable[Chunk | ServerSentEvent | Comment | SSEField | _Keepalive],
     *,
@@ -721,14 +739,7 @@ def sse_stream(
     marker is written when ``done`` is true. ``keepalive`` (seconds) writes a keepalive whenever
     nothing was written for that long.
     """
-    writer = _BodyWriter("sse", format, model, id)
-    paced = _with_keepalives(items, keepalive, clock)
-    try:
-        for item in paced:
-            yield from writer.item(item)
-    finally:
-        paced.close()  # stops the keepalive thread at once when the client goes away
-    yield from writer.end(done)
+    yield from _write_body(_BodyWriter("sse", format, model, id), items, keepalive, done, clock)
 
 
 def ndjson_stream(
@@ -747,14 +758,7 @@ def ndjson_stream(
     a JSON value of its own (a ``JSONValue`` as its ``value``). Keepalives are empty lines, which
     NDJSON readers skip. The terminal marker rule is ``sse_stream``'s.
     """
-    writer = _BodyWriter("ndjson", format, model, id)
-    paced = _with_keepalives(items, keepalive, clock)
-    try:
-        for item in paced:
-            yield from writer.item(item)
-    finally:
-        paced.close()  # stops the keepalive thread at once when the client goes away
-    yield from writer.end(done)
+    yield from _write_body(_BodyWriter("ndjson", format, model, id), items, keepalive, done, clock)
 
 
 async def _async_with_keepalives(
