@@ -6,9 +6,12 @@ from the copy in ``tests/data`` so the suite also runs in a checkout without it.
 
 from __future__ import annotations
 
+import gc
 import itertools
+import math
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +62,19 @@ FEEDS = {"whole": whole, "bytewise": bytewise, "random": random_splits}
 def iter_feeds(data: bytes) -> Iterator[tuple[str, list[bytes]]]:
     for name, fn in FEEDS.items():
         yield name, fn(data)
+
+
+def best_time(fn: Callable[[], object], repeat: int = 5) -> float:
+    """The fastest of a few runs, without the garbage collector: the least noisy estimate on a
+    shared machine."""
+    best = math.inf
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return best

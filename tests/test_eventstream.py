@@ -4,11 +4,8 @@ length errors, truncation, limits, properties, and a linear-time check."""
 from __future__ import annotations
 
 import datetime
-import gc
 import json
-import math
 import struct
-import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -18,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FEEDS, bytewise, provider_fixtures_dir, random_splits
+from support import FEEDS, best_time, bytewise, provider_fixtures_dir, random_splits
 
 from sansstream.core import (
     EventStreamParser,
@@ -374,22 +371,6 @@ def test_arbitrary_header_blocks_with_valid_crcs(block: bytes, payload: bytes) -
 # -- cost ------------------------------------------------------------------------------------------
 
 
-def _best_time(fn: Callable[[], object], repeat: int = 5) -> float:
-    """The fastest of a few runs, without the garbage collector: the least noisy estimate on a
-    shared machine."""
-    best = math.inf
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return best
-
-
 @pytest.mark.parametrize("shape", ["one big frame", "many small frames"])
 def test_cost_is_linear_in_one_byte_slices(shape: str) -> None:
     def make(n: int) -> bytes:
@@ -403,5 +384,5 @@ def test_cost_is_linear_in_one_byte_slices(shape: str) -> None:
         return lambda: drive(EventStreamParser(), slices)
 
     # 4x the input should take about 4x the time; a quadratic parser would take 16x.
-    ratio = _best_time(run(make(120_000)), repeat=3) / _best_time(run(make(30_000)))
+    ratio = best_time(run(make(120_000)), repeat=3) / best_time(run(make(30_000)))
     assert ratio < 8.0, f"4x input took {ratio:.2f}x the time"

@@ -3,17 +3,14 @@ misuse, split-invariance and fuzz properties, and a linear-time check."""
 
 from __future__ import annotations
 
-import gc
 import json
-import math
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FEEDS, bytewise, provider_fixtures_dir, random_splits
+from support import FEEDS, best_time, bytewise, provider_fixtures_dir, random_splits
 
 from sansstream.core import JSONArrayParser, iter_json_array
 from sansstream.model import (
@@ -259,22 +256,6 @@ def test_bracket_noise_is_split_invariant(parts: list[bytes], seed: int) -> None
 # -- cost ------------------------------------------------------------------------------------------
 
 
-def _best_time(fn: Callable[[], object], repeat: int = 5) -> float:
-    """The fastest of a few runs, without the garbage collector: the least noisy estimate on a
-    shared machine."""
-    best = math.inf
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return best
-
-
 @pytest.mark.parametrize("shape", ["one long string", "many small elements"])
 def test_cost_is_linear_in_one_byte_slices(shape: str) -> None:
     def make(n: int) -> bytes:
@@ -287,5 +268,5 @@ def test_cost_is_linear_in_one_byte_slices(shape: str) -> None:
         return lambda: drive(JSONArrayParser(max_element_size=None), slices)
 
     # 4x the input should take about 4x the time; a quadratic parser would take 16x.
-    ratio = _best_time(run(make(120_000)), repeat=3) / _best_time(run(make(30_000)))
+    ratio = best_time(run(make(120_000)), repeat=3) / best_time(run(make(30_000)))
     assert ratio < 8.0, f"4x input took {ratio:.2f}x the time"
