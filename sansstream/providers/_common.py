@@ -17,7 +17,8 @@ Request side (the common message format of ``_base.Message`` / ``ToolSpec``):
 
 - ``content_text``, ``arguments_text``, ``arguments_object``, ``tool_function``,
   ``function_spec``, ``tool_declarations``, ``chat_tool_calls``, ``tool_call_id``,
-  ``unknown_role``, ``renamed_options``, ``join_url``, ``bearer_headers``, ``apply_extra_body``.
+  ``unknown_role``, ``renamed_options``, ``join_url``, ``bearer_headers``, ``bearer_post``,
+  ``apply_extra_body``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..model._chunks import (
 )
 from ..model._errors import LocalProtocolError, ProviderError, RemoteProtocolError
 from ..model._result import parse_arguments
+from ._base import HTTPRequest
 
 __all__ = [
     "normalize_finish",
@@ -58,6 +60,7 @@ __all__ = [
     "renamed_options",
     "join_url",
     "bearer_headers",
+    "bearer_post",
     "apply_extra_body",
 ]
 
@@ -456,6 +459,17 @@ def bearer_headers(api_key: str | None, **extra: str) -> dict[str, str]:
         headers["authorization"] = f"Bearer {api_key}"
     headers.update(extra)
     return headers
+
+
+def bearer_post(
+    url: str, body: dict[str, Any], api_key: str | None, options: Mapping[str, Any], known: Iterable[str]
+) -> HTTPRequest:
+    """The streaming POST of a bearer-token JSON API (OpenAI Chat Completions and Responses,
+    Cohere): options the builder did not use by name and ``extra_body`` merged into ``body``
+    (``apply_extra_body``), ``extra_headers`` over the bearer headers."""
+    apply_extra_body(body, options, known)
+    headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
+    return HTTPRequest.json("POST", url, body, headers)
 
 
 def apply_extra_body(

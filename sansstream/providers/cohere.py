@@ -34,8 +34,7 @@ from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
-    apply_extra_body,
-    bearer_headers,
+    bearer_post,
     chat_tool_calls,
     content_text,
     function_spec,
@@ -253,11 +252,8 @@ class CohereProvider(Provider):
             body["tools"] = [{"type": "function", "function": function_spec(spec)} for spec in tools]
         # Cohere's names for two common options.
         body.update(renamed_options(options, (("top_p", "p"),), "stop_sequences"))
-        apply_extra_body(body, options, self._KNOWN_OPTIONS)
-        headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
-        return HTTPRequest.json(
-            "POST", join_url(base_url or self.default_base_url, "/v2/chat"), body, headers
-        )
+        url = join_url(base_url or self.default_base_url, "/v2/chat")
+        return bearer_post(url, body, api_key, options, self._KNOWN_OPTIONS)
 
     def decoder(self) -> Decoder:
         return CohereDecoder()

@@ -31,9 +31,8 @@ from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireE
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
-    apply_extra_body,
     arguments_text,
-    bearer_headers,
+    bearer_post,
     chat_tool_calls,
     content_text,
     function_spec,
@@ -367,9 +366,8 @@ class OpenAIProvider(Provider):
         if tools:
             body["tools"] = openai_tools(tools)
         # max_tokens, temperature, top_p, stop, reasoning_effort, n… go in under their own names.
-        apply_extra_body(body, options, self._KNOWN_OPTIONS)
-        headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
-        return HTTPRequest.json("POST", join_url(base_url or self.default_base_url, self.path), body, headers)
+        url = join_url(base_url or self.default_base_url, self.path)
+        return bearer_post(url, body, api_key, options, self._KNOWN_OPTIONS)
 
     def decoder(self) -> Decoder:
         return OpenAIDecoder()

@@ -38,9 +38,8 @@ from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
-    apply_extra_body,
     arguments_text,
-    bearer_headers,
+    bearer_post,
     content_text,
     function_spec,
     join_url,
@@ -328,11 +327,8 @@ class OpenAIResponsesProvider(Provider):
             reasoning["summary"] = options["reasoning_summary"]
         if reasoning:
             body["reasoning"] = reasoning
-        apply_extra_body(body, options, self._KNOWN_OPTIONS)
-        headers = bearer_headers(api_key, **dict(options.get("extra_headers") or {}))
-        return HTTPRequest.json(
-            "POST", join_url(base_url or self.default_base_url, "/responses"), body, headers
-        )
+        url = join_url(base_url or self.default_base_url, "/responses")
+        return bearer_post(url, body, api_key, options, self._KNOWN_OPTIONS)
 
     def decoder(self) -> Decoder:
         return OpenAIResponsesDecoder()
