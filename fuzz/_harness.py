@@ -20,6 +20,7 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 # The oracle and the data-location helpers live with the tests.
@@ -165,3 +166,36 @@ def run(check: Callable[[bytes], None]) -> None:
 
     atheris.Setup(sys.argv, check)
     atheris.Fuzz()
+
+
+T = TypeVar("T")
+
+
+def drain_outcome(
+    parser: Any, chunks: list[bytes], kind: type, convert: Callable[[Any], T]
+) -> tuple[tuple[T, ...], str | None]:
+    """Feed ``chunks`` then the end to an h11-style ``parser``; return the converted events and
+    the name of the ``RemoteProtocolError`` class that ended it (or ``None``). Checks that only
+    ``kind`` events come out and that a failed parser refuses further work."""
+    from sansstream.model import END, NEED_DATA, RemoteProtocolError, SansStreamError
+
+    items: list[T] = []
+    try:
+        for chunk in [*chunks, b""]:
+            parser.receive_data(chunk)
+            while True:
+                ev = parser.next_event()
+                if ev is NEED_DATA or ev is END:
+                    break
+                assert isinstance(ev, kind), f"unexpected event {ev!r}"
+                items.append(convert(ev))
+        assert parser.next_event() is END
+    except RemoteProtocolError as exc:
+        try:
+            parser.next_event()
+        except SansStreamError:
+            pass
+        else:
+            raise AssertionError(f"{type(parser).__name__} kept working after an error") from exc
+        return tuple(items), type(exc).__name__
+    return tuple(items), None

@@ -26,17 +26,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import feeds, instrumented, run, split_input
+from _harness import drain_outcome, feeds, instrumented, run, split_input
 
 with instrumented(__name__ == "__main__"):
     from sansstream.core import EventStreamParser, encode_event_stream_message
     from sansstream.model import (
-        END,
-        NEED_DATA,
         EventStreamMessage,
         LocalProtocolError,
-        RemoteProtocolError,
-        SansStreamError,
     )
 
 Msg = tuple[tuple[tuple[str, str, str], ...], bytes]  # ((name, type name, repr value), ...), payload
@@ -50,26 +46,7 @@ def _msg(ev: EventStreamMessage) -> Msg:
 
 def run_parser(chunks: list[bytes], limit: int | None = None) -> Outcome:
     parser = EventStreamParser(max_message_size=limit)
-    msgs: list[Msg] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                ev = parser.next_event()
-                if ev is NEED_DATA or ev is END:
-                    break
-                assert isinstance(ev, EventStreamMessage), f"unexpected event {ev!r}"
-                msgs.append(_msg(ev))
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        try:
-            parser.next_event()
-        except SansStreamError:
-            pass
-        else:
-            raise AssertionError("EventStreamParser kept working after an error") from exc
-        return tuple(msgs), type(exc).__name__
-    return tuple(msgs), None
+    return drain_outcome(parser, chunks, EventStreamMessage, _msg)
 
 
 class _Reader:

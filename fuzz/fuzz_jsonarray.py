@@ -22,11 +22,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import feeds, instrumented, run, split_input
+from _harness import drain_outcome, feeds, instrumented, run, split_input
 
 with instrumented(__name__ == "__main__"):
     from sansstream.core import JSONArrayParser
-    from sansstream.model import END, NEED_DATA, JSONValue, RemoteProtocolError, SansStreamError
+    from sansstream.model import JSONValue
 
 Item = tuple[str, int, int]  # (repr of the value, line, index)
 Outcome = tuple[tuple[Item, ...], str | None]
@@ -34,26 +34,7 @@ Outcome = tuple[tuple[Item, ...], str | None]
 
 def run_parser(chunks: list[bytes], limit: int | None) -> Outcome:
     parser = JSONArrayParser(max_element_size=limit)
-    items: list[Item] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                ev = parser.next_event()
-                if ev is NEED_DATA or ev is END:
-                    break
-                assert isinstance(ev, JSONValue), f"unexpected event {ev!r}"
-                items.append((repr(ev.value), ev.line, ev.index))
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        try:
-            parser.next_event()
-        except SansStreamError:
-            pass
-        else:
-            raise AssertionError("JSONArrayParser kept working after an error") from exc
-        return tuple(items), type(exc).__name__
-    return tuple(items), None
+    return drain_outcome(parser, chunks, JSONValue, lambda ev: (repr(ev.value), ev.line, ev.index))
 
 
 def oracle(body: bytes) -> tuple[list[str] | None, bool]:

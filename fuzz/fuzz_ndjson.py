@@ -21,11 +21,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import feeds, instrumented, run, split_input
+from _harness import drain_outcome, feeds, instrumented, run, split_input
 
 with instrumented(__name__ == "__main__"):
     from sansstream.core import NDJSONParser
-    from sansstream.model import END, NEED_DATA, JSONValue, RemoteProtocolError, SansStreamError
+    from sansstream.model import JSONValue
 
 Item = tuple[str, int, int]  # (repr of the value, line, index)
 Outcome = tuple[tuple[Item, ...], str | None]
@@ -38,26 +38,7 @@ def _item(ev: JSONValue) -> Item:
 
 def run_parser(chunks: list[bytes], limit: int | None) -> Outcome:
     parser = NDJSONParser(max_line_size=limit)
-    items: list[Item] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                ev = parser.next_event()
-                if ev is NEED_DATA or ev is END:
-                    break
-                assert isinstance(ev, JSONValue), f"unexpected event {ev!r}"
-                items.append(_item(ev))
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        try:
-            parser.next_event()
-        except SansStreamError:
-            pass
-        else:
-            raise AssertionError("NDJSONParser kept working after an error") from exc
-        return tuple(items), type(exc).__name__
-    return tuple(items), None
+    return drain_outcome(parser, chunks, JSONValue, _item)
 
 
 def oracle(body: bytes) -> tuple[list[Item], bool, bool]:
