@@ -13,6 +13,10 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+from sansstream.core import FramingParser
+from sansstream.model import END, NEED_DATA, RemoteProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHARED = ROOT.parent / "shared"
@@ -78,3 +82,24 @@ def best_time(fn: Callable[[], object], repeat: int = 5) -> float:
     finally:
         gc.enable()
     return best
+
+
+E = TypeVar("E")
+
+
+def drive(parser: FramingParser[E], chunks: list[bytes]) -> tuple[list[E], Exception | None]:
+    """Feed slices one by one then the end, pulling every event; returns the events and the
+    ``RemoteProtocolError`` that ended the stream, if any."""
+    out: list[E] = []
+    try:
+        for chunk in [*chunks, b""]:
+            parser.receive_data(chunk)
+            while True:
+                event = parser.next_event()
+                if event is NEED_DATA or event is END:
+                    break
+                out.append(event)
+        assert parser.next_event() is END
+    except RemoteProtocolError as exc:
+        return out, exc
+    return out, None

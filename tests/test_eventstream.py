@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FEEDS, best_time, bytewise, provider_fixtures_dir, random_splits
+from support import FEEDS, best_time, bytewise, drive, provider_fixtures_dir, random_splits
 
 from sansstream.core import (
     EventStreamParser,
@@ -29,33 +29,12 @@ from sansstream.core import (
     iter_event_stream,
 )
 from sansstream.model import (
-    END,
-    NEED_DATA,
     EventStreamMessage,
     EventTooLargeError,
     IncompleteStreamError,
     LocalProtocolError,
     RemoteProtocolError,
 )
-
-
-def drive(
-    parser: EventStreamParser, chunks: list[bytes]
-) -> tuple[list[EventStreamMessage], Exception | None]:
-    out: list[EventStreamMessage] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                event = parser.next_event()
-                if event is NEED_DATA or event is END:
-                    break
-                out.append(event)
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        return out, exc
-    return out, None
-
 
 BEDROCK = sorted((provider_fixtures_dir() / "bedrock").glob("*.bin"))
 

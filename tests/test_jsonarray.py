@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FEEDS, best_time, bytewise, provider_fixtures_dir, random_splits
+from support import FEEDS, best_time, bytewise, drive, provider_fixtures_dir, random_splits
 
 from sansstream.core import JSONArrayParser, iter_json_array
 from sansstream.model import (
@@ -22,23 +22,6 @@ from sansstream.model import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-
-
-def drive(parser: JSONArrayParser, chunks: list[bytes]) -> tuple[list[JSONValue], Exception | None]:
-    out: list[JSONValue] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                event = parser.next_event()
-                if event is NEED_DATA or event is END:
-                    break
-                out.append(event)
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        return out, exc
-    return out, None
-
 
 GEMINI = provider_fixtures_dir() / "gemini" / "json-array-thought-function-call.json"
 

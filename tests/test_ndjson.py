@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FEEDS, at_offsets, best_time, bytewise, provider_fixtures_dir, random_splits
+from support import FEEDS, at_offsets, best_time, bytewise, drive, provider_fixtures_dir, random_splits
 
 from sansstream.core import NDJSONParser, encode_ndjson, iter_ndjson
 from sansstream.model import (
@@ -22,24 +22,6 @@ from sansstream.model import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-
-
-def drive(parser: NDJSONParser, chunks: list[bytes]) -> tuple[list[JSONValue], Exception | None]:
-    """Feed slices one by one, pulling every value; returns the values and the error, if any."""
-    out: list[JSONValue] = []
-    try:
-        for chunk in [*chunks, b""]:
-            parser.receive_data(chunk)
-            while True:
-                event = parser.next_event()
-                if event is NEED_DATA or event is END:
-                    break
-                out.append(event)
-        assert parser.next_event() is END
-    except RemoteProtocolError as exc:
-        return out, exc
-    return out, None
-
 
 # (name, input, expected [(value, line)], expected error type or None, text the error must name)
 CASES: list[tuple[str, bytes, list[tuple[Any, int]], type[Exception] | None, str]] = [
