@@ -39,7 +39,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sansstream.core import NDJSONParser, SSEParser, iter_sse
-from sansstream.model import Accumulator
 from sansstream.providers import StreamDecoder
 
 SLICES = (1, 7, 64, 4096, 65536)
@@ -401,12 +400,12 @@ def ndjson_httpx_lines(chunks: list[bytes]) -> int:
 
 def pipeline_sansstream(provider: str) -> Callable[[list[bytes]], int]:
     def run(chunks: list[bytes]) -> int:
-        machine = StreamDecoder(provider)
-        acc = Accumulator()
-        for chunk in [*chunks, b""]:
-            for item in machine.feed(chunk):
-                acc.add(item)
-        acc.result()
+        machine = StreamDecoder(provider)  # keeps its own Accumulator: result() is the final one
+        feed = machine.feed
+        for chunk in chunks:
+            feed(chunk)
+        feed(b"")
+        machine.result()
         return machine.wire_events
 
     return run

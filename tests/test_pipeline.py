@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from sansstream.model import (
     END,
     NEED_DATA,
+    Chunk,
     EventTooLargeError,
     IncompleteStreamError,
     LocalProtocolError,
     ProviderError,
     RemoteProtocolError,
+    SansStreamError,
+    Sentinel,
     StreamError,
     TextDelta,
     ToolCallEnd,
@@ -264,3 +268,109 @@ def test_tool_arguments_cost_is_linear_bytewise() -> None:
 
     small, large = _best_time(run(800)), _best_time(run(3200))
     assert large / small < 4 * 2.0  # 4x the input: linear is ~4x, quadratic would be ~16x
+
+
+# -- the quick route: slices parsed as they arrive while the machine is drained -------------------
+
+OLLAMA_LINE = b'{"model":"m","message":{"role":"assistant","content":"%s"},"done":false}\n'
+
+
+def _slicings(data: bytes) -> dict[str, list[bytes]]:
+    return {
+        "whole": [data],
+        "bytewise": [data[i : i + 1] for i in range(len(data))],
+        "sevens": [data[i : i + 7] for i in range(0, len(data), 7)],
+    }
+
+
+def _pull(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[object], Exception | None]:
+    """receive_data / next_chunk until NEED_DATA after each piece; stops at the first error."""
+    got: list[object] = []
+    try:
+        for piece in [*pieces, b""]:
+            machine.receive_data(piece)
+            while (chunk := machine.next_chunk()) is not NEED_DATA and chunk is not END:
+                got.append(chunk)
+    except SansStreamError as exc:
+        return got, exc
+    return got, None
+
+
+def _feed(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[object], Exception | None]:
+    got: list[object] = []
+    try:
+        for piece in [*pieces, b"", b""]:
+            got.extend(machine.feed(piece))
+    except SansStreamError as exc:
+        return got, exc
+    return got, None
+
+
+@pytest.mark.parametrize("drive", [_pull, _feed], ids=["pull", "feed"])
+@pytest.mark.parametrize(
+    ("provider", "stream", "limit"),
+    [
+        ("openai", text("a") + text("b") + text("x" * 300) + DONE, {"max_event_size": 200}),
+        (
+            "ollama",
+            OLLAMA_LINE % b"a" + OLLAMA_LINE % b"b" + OLLAMA_LINE % (b"x" * 300),
+            {"max_line_size": 200},
+        ),
+    ],
+    ids=["sse", "ndjson"],
+)
+def test_a_framing_limit_comes_after_every_chunk_before_it_at_any_slicing(
+    drive: Callable[[StreamDecoder, list[bytes]], tuple[list[object], Exception | None]],
+    provider: str,
+    stream: bytes,
+    limit: dict[str, Any],
+) -> None:
+    for name, pieces in _slicings(stream).items():
+        machine = StreamDecoder(provider, **limit)
+        got, error = drive(machine, pieces)
+        assert [c.text for c in got if isinstance(c, TextDelta)] == ["a", "b"], name
+        assert isinstance(error, EventTooLargeError), (name, error)
+        # Dead from then on: bytes are dropped (not refused by the parser) and the same error
+        # comes back from next_chunk.
+        machine.receive_data(b"more bytes")
+        with pytest.raises(EventTooLargeError) as again:
+            machine.next_chunk()
+        assert again.value is error, name
+
+
+def test_receiving_twice_without_pulling_keeps_stream_order() -> None:
+    machine = StreamDecoder("openai")
+    machine.receive_data(text("a"))  # parsed as it arrives (the machine was drained)
+    machine.receive_data(text("b")[:9])  # not drained any more: buffered in the parser
+    machine.receive_data(text("b")[9:] + DONE)
+    chunks: list[Chunk] = []
+    while not isinstance(chunk := machine.next_chunk(), Sentinel):
+        chunks.append(chunk)
+    assert chunk is NEED_DATA
+    assert [c.type for c in chunks] == ["start", "content", "content", "done"]
+    assert machine.result().text == "ab"
+    machine.receive_data(b"")
+    assert machine.next_chunk() is END
+
+
+def test_quick_route_and_buffered_route_agree_on_every_fixture() -> None:
+    # The same bytes through feed() one byte at a time (the quick route while drained) and
+    # through receive_data of the whole stream before any pull (the buffered route): same
+    # chunks, errors, counters and result, for every recorded stream of every provider.
+    from provider_support import fixture_cases, provider_for_fixture
+
+    for path, _expected in fixture_cases():
+        name, options = provider_for_fixture(path)
+        data = path.read_bytes()
+        quick = StreamDecoder(name, strict=False, raise_errors=False, **options)
+        fed = [c for i in range(len(data)) for c in quick.feed(data[i : i + 1])] + quick.feed(b"")
+        buffered = StreamDecoder(name, strict=False, raise_errors=False, **options)
+        buffered.receive_data(data)
+        buffered.receive_data(b"")
+        pulled = []
+        while (chunk := buffered.next_chunk()) is not END:
+            pulled.append(chunk)
+        # (repr: a StreamError holds an exception, and exceptions only equal themselves)
+        assert [repr(c) for c in fed] == [repr(c) for c in pulled], path.name
+        assert repr(quick.result()) == repr(buffered.result()), path.name
+        assert (quick.wire_events, quick.bytes_received) == (buffered.wire_events, buffered.bytes_received)

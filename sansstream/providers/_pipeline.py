@@ -94,6 +94,20 @@ class StreamDecoder:
         self._error: SansStreamError | None = None
         # feed() defers an error that follows chunks in the same call to the next call.
         self._deferred: SansStreamError | None = None
+        # The quick route (see receive_data): the parser's own feed() when parsing a slice as it
+        # arrives is safe, i.e. never loses a parsed event to an error. SSEParser.feed returns
+        # the events before an error and keeps the error for its next call; other parsers' feed
+        # may drop values completed by the slice that raises, so they take the route only for a
+        # slice without a line end, which completes nothing (NDJSON), or not at all.
+        self._parse_now = self._parser.feed if self.framing in ("sse", "ndjson") else None
+        self._feed_any = self.framing == "sse"
+        # Wire events the quick route parsed, not yet decoded; and a framing error it caught,
+        # raised by next_chunk() after them.
+        self._events: deque[WireEvent] = deque()
+        self._caught: SansStreamError | None = None
+        # Everything received so far was returned and nothing is queued or failed: next_chunk()
+        # can answer NEED_DATA at once, and receive_data() may take the quick route.
+        self._drained = True
         self.wire_events = 0
         self.keepalives = 0
         self.bytes_received = 0
@@ -118,8 +132,29 @@ class StreamDecoder:
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes; ``b""`` marks the end of input. Never decodes anything itself.
-        After an error the bytes are dropped: ``next_chunk`` raises that error again."""
-        if self._error is not None:
+        After an error the bytes are dropped: ``next_chunk`` raises that error again.
+
+        (Quick route: while the machine is drained, an SSE slice is parsed into wire events as
+        it arrives, and an NDJSON slice without a line end is added to the line it continues.
+        That is framing work only, done once either way; decoding still happens in
+        ``next_chunk``, and a framing error is kept and raised there, after every event before
+        it.)"""
+        if self._drained and data:
+            parse = self._parse_now
+            if parse is not None and (self._feed_any or (10 not in data and 13 not in data)):
+                self.bytes_received += len(data)
+                try:
+                    events = parse(data)
+                except SansStreamError as exc:
+                    self._caught = exc
+                    self._drained = False
+                    return
+                if events:
+                    self._events.extend(events)
+                    self._drained = False
+                return
+        self._drained = False
+        if self._error is not None or self._caught is not None:
             self._input_ended = self._input_ended or not data
             return
         if self._input_ended:
@@ -144,6 +179,8 @@ class StreamDecoder:
         """The next chunk, ``NEED_DATA`` (feed more bytes) or ``END`` (input ended and
         everything was returned). Raises ``ProviderError``, ``IncompleteStreamError`` or
         ``RemoteProtocolError`` at the point in the stream where the problem is."""
+        if self._drained:
+            return NEED_DATA
         if self._deferred is not None:
             error, self._deferred = self._deferred, None
             raise error
@@ -163,6 +200,7 @@ class StreamDecoder:
                 return END
             event = self._next_wire_event()
             if event is NEED_DATA:
+                self._drained = True
                 return NEED_DATA
             if event is END:
                 self._finished = True
@@ -184,6 +222,11 @@ class StreamDecoder:
                 raise
 
     def _next_wire_event(self) -> WireEvent | NeedData | EndOfStream:
+        if self._events:
+            return self._events.popleft()
+        if self._caught is not None:
+            # Found while the input was still arriving: a framing error as it is.
+            raise self._caught
         try:
             return self._parser.next_event()
         except IncompleteStreamError as exc:
@@ -238,6 +281,8 @@ class StreamDecoder:
         or use ``next_chunk()`` / ``decode_stream``, which raise exactly in place.
         """
         self.receive_data(data)
+        if self._drained:
+            return []
         out: list[Chunk] = []
         while True:
             try:
