@@ -354,23 +354,39 @@ def test_receiving_twice_without_pulling_keeps_stream_order() -> None:
 
 
 def test_quick_route_and_buffered_route_agree_on_every_fixture() -> None:
-    # The same bytes through feed() one byte at a time (the quick route while drained) and
-    # through receive_data of the whole stream before any pull (the buffered route): same
-    # chunks, errors, counters and result, for every recorded stream of every provider.
+    # The same bytes through feed() (the quick route while drained, whose events feed() decodes
+    # in one loop) one byte at a time and whole, and through receive_data of the whole stream
+    # before any pull (the buffered route, one next_chunk per chunk): same chunks, errors,
+    # counters and result, for every recorded stream of every provider, raising errors or not.
     from provider_support import fixture_cases, provider_for_fixture
 
     for path, _expected in fixture_cases():
         name, options = provider_for_fixture(path)
         data = path.read_bytes()
-        quick = StreamDecoder(name, strict=False, raise_errors=False, **options)
-        fed = [c for i in range(len(data)) for c in quick.feed(data[i : i + 1])] + quick.feed(b"")
-        buffered = StreamDecoder(name, strict=False, raise_errors=False, **options)
-        buffered.receive_data(data)
-        buffered.receive_data(b"")
-        pulled = []
-        while (chunk := buffered.next_chunk()) is not END:
-            pulled.append(chunk)
-        # (repr: a StreamError holds an exception, and exceptions only equal themselves)
-        assert [repr(c) for c in fed] == [repr(c) for c in pulled], path.name
-        assert repr(quick.result()) == repr(buffered.result()), path.name
-        assert (quick.wire_events, quick.bytes_received) == (buffered.wire_events, buffered.bytes_received)
+        for raise_errors in (False, True):
+            buffered = StreamDecoder(name, strict=False, raise_errors=raise_errors, **options)
+            pulled: list[object] = []
+            buffered.receive_data(data)
+            buffered.receive_data(b"")
+            try:
+                while (chunk := buffered.next_chunk()) is not END:
+                    pulled.append(chunk)
+            except SansStreamError as exc:
+                pulled.append(exc)
+            for pieces in ([data[i : i + 1] for i in range(len(data))], [data]):
+                quick = StreamDecoder(name, strict=False, raise_errors=raise_errors, **options)
+                fed: list[object] = []
+                try:
+                    for piece in [*pieces, b"", b""]:
+                        fed.extend(quick.feed(piece))
+                except SansStreamError as exc:
+                    fed.append(exc)
+                # (repr: a StreamError holds an exception, and exceptions only equal themselves)
+                assert [repr(c) for c in fed] == [repr(c) for c in pulled], path.name
+                assert repr(quick.result()) == repr(buffered.result()), path.name
+                assert (quick.wire_events, quick.chunks_delivered) == (
+                    buffered.wire_events,
+                    buffered.chunks_delivered,
+                ), path.name
+                if not raise_errors:  # (raising, the feeding above stops at the error)
+                    assert quick.bytes_received == buffered.bytes_received == len(data)

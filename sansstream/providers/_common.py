@@ -37,6 +37,7 @@ from ..model._chunks import (
     Usage,
 )
 from ..model._errors import LocalProtocolError, ProviderError, RemoteProtocolError
+from ..model._events import loads_json
 from ..model._result import parse_arguments
 from ._base import HTTPRequest
 
@@ -304,7 +305,7 @@ def provider_error(
 def load_json(text: str | bytes, what: str) -> Any:
     """``json.loads`` with a ``RemoteProtocolError`` naming what was not JSON."""
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         excerpt = shown if len(shown) <= 80 else shown[:77] + "..."

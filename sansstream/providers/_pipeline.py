@@ -284,6 +284,15 @@ class StreamDecoder:
         if self._drained:
             return []
         out: list[Chunk] = []
+        if self._events and not self._pending and self._error is None and not self._input_ended:
+            try:
+                self._decode_queued(out)
+            except SansStreamError as exc:
+                self._error = exc
+                if not out:
+                    raise
+                self._deferred = exc
+                return out
         while True:
             try:
                 chunk = self.next_chunk()
@@ -295,6 +304,28 @@ class StreamDecoder:
             if chunk is NEED_DATA or chunk is END:
                 return out
             out.append(chunk)
+
+    def _decode_queued(self, out: list[Chunk]) -> None:
+        """feed()'s loop over the wire events the quick route queued: what calling next_chunk
+        until they are used up does, without a call per chunk. A StreamError chunk (and the
+        chunks after it) is left to next_chunk, which decides whether it is raised."""
+        events = self._events
+        decoder = self._decoder
+        add = self._accumulator.add
+        while events:
+            event = events.popleft()
+            self.wire_events += 1
+            if decoder.is_keepalive(event):
+                self.keepalives += 1
+            chunks = decoder.decode(event)
+            for i, chunk in enumerate(chunks):
+                if isinstance(chunk, StreamError):
+                    self.chunks_delivered += i
+                    self._pending.extend(chunks[i:])
+                    return
+                add(chunk)
+                out.append(chunk)
+            self.chunks_delivered += len(chunks)
 
     def __repr__(self) -> str:
         return (

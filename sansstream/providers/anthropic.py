@@ -183,10 +183,11 @@ class AnthropicDecoder(Decoder):
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, ServerSentEvent):
             # [ant-sdk] skips events with empty data (e.g. a bare "event:" line).
-            if event.event == "ping" or not event.data.strip():
+            name = event.event
+            data = event.data
+            if name == "ping" or (data[:1] != "{" and not data.strip()):  # ("{": not blank)
                 return []
             payload = event.json()
-            name = event.event
         elif isinstance(event, JSONValue):
             payload, name = event.value, "message"
         else:

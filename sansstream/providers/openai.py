@@ -88,6 +88,7 @@ class OpenAIDecoder(Decoder):
 
     def __init__(self) -> None:
         self._tools = ToolCallTracker()
+        self._what = f"{self.provider} SSE data"  # names the data in a JSON error
         self._started = False  # ResponseStart was emitted
         self._done = False  # [DONE] seen
         self._errored = False  # an in-band error ended the stream
@@ -108,11 +109,12 @@ class OpenAIDecoder(Decoder):
             if event.event == "error":
                 return self._error_event(event.data, sse_event="error")
             data = event.data
-            if not data.strip():
-                return []  # an event with no data carries nothing (a bare `event:` line)
-            if data.startswith("[DONE]"):
-                return self._on_done(event)
-            return self.decode_payload(load_json(data, f"{self.provider} SSE data"))
+            if data[:1] != "{":  # (a chunk object: neither blank nor [DONE]; the usual case)
+                if not data.strip():
+                    return []  # an event with no data carries nothing (a bare `event:` line)
+                if data.startswith("[DONE]"):
+                    return self._on_done(event)
+            return self.decode_payload(load_json(data, self._what))
         if isinstance(event, SSEField):
             if event.name == "error":  # llama.cpp: `error: {...}` as its own SSE field
                 return self._error_event(event.value, sse_event=None)
@@ -166,7 +168,9 @@ class OpenAIDecoder(Decoder):
 
     def decode_payload(self, obj: Any) -> list[Chunk]:
         """Chunks for one decoded chat-completion chunk."""
-        if not isinstance(obj, Mapping):
+        # (type() first: decoded JSON objects are dicts, and an ABC isinstance check costs
+        # several times more; any other Mapping is still accepted.)
+        if type(obj) is not dict and not isinstance(obj, Mapping):
             raise RemoteProtocolError(
                 f"{self.provider} data is not a JSON object: {str(obj)[:80]!r}; the server does not "
                 "speak the Chat Completions protocol"
@@ -181,10 +185,10 @@ class OpenAIDecoder(Decoder):
         choices = obj.get("choices")
         if isinstance(choices, list):
             for position, choice in enumerate(choices):
-                if isinstance(choice, Mapping):
+                if type(choice) is dict or isinstance(choice, Mapping):
                     out.extend(self._choice(choice, position))
         usage = obj.get("usage")
-        if isinstance(usage, Mapping) and usage:
+        if usage and (type(usage) is dict or isinstance(usage, Mapping)):
             out.append(openai_usage(usage))
         if error:
             # Everything the error chunk carried (OpenRouter: choices and usage) came first.
@@ -196,8 +200,9 @@ class OpenAIDecoder(Decoder):
         c = index if isinstance(index, int) else position
         out: list[Chunk] = []
         delta = choice.get("delta")
-        if isinstance(delta, Mapping):
-            out.extend(self._reasoning(delta, c))
+        if type(delta) is dict or isinstance(delta, Mapping):
+            if "reasoning_content" in delta or "reasoning" in delta or "reasoning_details" in delta:
+                out.extend(self._reasoning(delta, c))
             content = delta.get("content")
             if content:
                 out.extend(self.content_chunks(content, c, delta))
