@@ -675,6 +675,10 @@ class SSEParser(Generic[E]):
             if "\n" not in "".join(texts):
                 _append_messages(self._out, texts, self.last_event_id)
                 return
+        if region[-2:-1] != b"\n" and self._data_run(region, 0, len(region) - 1):
+            # No blank line ends the region, and it is all ``data: `` lines (so none is blank
+            # inside it either): the middle of a big event. Added in bulk to the open block.
+            return
         blocks = region.split(b"\n\n")
         # The last piece is the start of a block whose blank line has not arrived: "" when the
         # region ended with a blank line, else lines each ending with LF.
@@ -685,10 +689,13 @@ class SSEParser(Generic[E]):
                 self._dispatch()
             blocks = []
         if self._dirty and blocks:
-            # The first block began in earlier bytes: finish it by the general rules.
-            self._lines(blocks[0].split(b"\n"))
+            # The first block began in earlier bytes: finish it by the general rules (in bulk
+            # when it is all ``data: `` lines, the rest of a big event).
+            first = blocks[0]
+            if not self._data_run(first, 0, len(first)):
+                self._lines(first.split(b"\n"))
             self._dispatch()
-            del blocks[0]
+            del blocks[0], first
         if (
             len(blocks) > 1
             and blocks[0][:7] == b"event: "
@@ -748,9 +755,62 @@ class SSEParser(Generic[E]):
             self._dispatch()
             last_id = self.last_event_id
         if last:
-            lines = last.split(b"\n")
+            # The lines of a block still open (most of a big event's lines arrive here).
+            start = 0
+            if last[:6] != b"data: ":
+                # Often one line (``event: name``) before the data lines of a big event.
+                nl = last.find(10)
+                if last.startswith(b"data: ", nl + 1):
+                    self._lines([last[:nl]])
+                    start = nl + 1
+            if self._data_run(last, start, len(last) - 1):
+                return
+            lines = last[start:].split(b"\n") if start else last.split(b"\n")
             lines.pop()  # the empty text after the final LF
             self._lines(lines)
+
+    def _data_run(self, chunk: bytes, start: int, stop: int) -> bool:
+        """Bulk route for complete lines that are all ``data: value`` lines: ``chunk[start:stop]``
+        holds the lines separated by single LFs (no line end after the last one). Applies them
+        and returns True, or changes nothing and returns False (then the caller applies the
+        rules line by line).
+
+        Exact: with the first line starting ``data: ``, every line does when every LF in the
+        range is followed by ``data: ``. Replacing each ``\ndata: `` by an LF keeps one LF per
+        occurrence and every other LF as it was, and the occurrences cannot overlap (each holds
+        one LF, at its start): so the lines are all ``data: `` lines exactly when the bytes
+        removed are six per LF left. The result is then the values (each line minus ``data: ``)
+        joined with LF, and since the data buffer is joined with LF at dispatch, appending it
+        as one piece gives the same buffer as appending each value. The per-line route adds
+        each line's length to the block size: the sum is the range minus its LFs. Should that
+        break max_event_size, nothing is done here and the per-line route raises the very same
+        error at the very same line.
+        """
+        if not chunk.startswith(b"data: ", start, stop):
+            return False
+        # Cheap probes first (the second and the last line), so that a run of another shape
+        # is mostly turned away before the whole range is copied.
+        nl = chunk.find(10, start, stop)
+        if nl >= 0:
+            if not chunk.startswith(b"data: ", nl + 1, stop):
+                return False
+            nl = chunk.rfind(10, nl, stop)
+            if not chunk.startswith(b"data: ", nl + 1, stop):
+                return False
+            value = chunk[start + 6 : stop].replace(b"\ndata: ", b"\n")
+            ends = value.count(b"\n")
+            if len(value) + 6 * ends != stop - start - 6:
+                return False
+        else:
+            value = chunk[start + 6 : stop]
+            ends = 0
+        size = self._size + (stop - start) - ends
+        if size > self._limit:
+            return False
+        self._data.append(value)
+        self._size = size
+        self._dirty = True
+        return True
 
     def _event_pairs(self, blocks: list[bytes]) -> bool:
         """Fast path for fresh complete blocks that are each ``event: name`` then ``data:
@@ -940,6 +1000,7 @@ def iter_sse(
                 hold_lines
                 and 13 not in chunk
                 and type(chunk) is bytes
+                and len(chunk) < _COALESCE  # (a big slice would be fed at once anyway)
                 and b"\n\n" not in chunk
                 and (chunk[0] != 10 or not (held[-1][-1] == 10 if held else fed_lf))
             ):

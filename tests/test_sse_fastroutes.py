@@ -1,0 +1,185 @@
+"""The SSE parser's bulk routes give exactly what the spec's line-by-line rules give.
+
+Each test builds streams shaped to take one route (and near misses that must not take it),
+cuts them many ways and compares the events with the spec oracle (tests/reference_sse.py).
+Limits are checked against a small model of the spec's block size: the bytes of the block's
+lines so far, line ends excluded; a stream fed in one slice must fail with exactly the size the
+model gives, and any slicing must deliver the same events first.
+
+Routes covered here:
+
+* the bulk ``data:`` run (``SSEParser._data_run``): the complete lines of a block still open
+  (most of a big event), the rest of a block begun in earlier bytes, and a region that is
+  nothing but ``data:`` lines;
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from reference_sse import reference_parse
+from support import random_splits
+
+from sansstream.core import SSEParser, iter_sse
+from sansstream.model import EventTooLargeError, ServerSentEvent
+
+Events = list[tuple[str, str, str, int | None]]
+
+
+def _expected(body: bytes) -> Events:
+    return [(e.type, e.data, e.last_event_id, e.retry) for e in reference_parse(body).events]
+
+
+def _got(events: list[Any]) -> Events:
+    assert all(type(e) is ServerSentEvent for e in events)
+    return [(e.event, e.data, e.id, e.retry) for e in events]
+
+
+def _fed(chunks: list[bytes], **opts: Any) -> tuple[Events, EventTooLargeError | None]:
+    parser: SSEParser[Any] = SSEParser(**opts)
+    events: list[Any] = []
+    try:
+        for chunk in [*chunks, b""]:
+            events += parser.feed(chunk)
+    except EventTooLargeError as exc:
+        return _got(events), exc
+    return _got(events), None
+
+
+def _slicings(body: bytes, seed: int) -> list[list[bytes]]:
+    rng = random.Random(seed)
+    cuts = [[body]]
+    for size in (1, 7, 64, 4096, rng.randint(2, 300)):
+        cuts.append([body[i : i + size] for i in range(0, len(body), size)])
+    for max_size in (16, 200, 3000):
+        cuts.append(random_splits(body, seed=rng.randrange(10**6), max_size=max_size))
+    return cuts
+
+
+def _model_limit(body: bytes, limit: int) -> tuple[Events, int | None]:
+    """What the spec's rules dispatch before a block's lines pass ``limit`` bytes, and the size
+    the block had reached with the line that passed it (the unterminated last line counts too).
+    For LF-only streams without a BOM."""
+    lines = body.split(b"\n")
+    size = 0
+    consumed = 0
+    for i, line in enumerate(lines):
+        if line:
+            size += len(line)
+            if size > limit:
+                return _expected(body[:consumed]), size
+        else:
+            size = 0
+        consumed += len(line) + (1 if i < len(lines) - 1 else 0)
+    return _expected(body), None
+
+
+# -- the bulk data run -----------------------------------------------------------------------
+
+
+def _data_lines(rng: random.Random, n: int) -> bytes:
+    words = ["alpha", "β", "γάμμα", '{"k": 1}', "", " ", "data: x", ":", "ÿ"]
+    out = []
+    for _ in range(n):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        out.append(b"data: " + text.encode())
+    return b"\n".join(out) + b"\n"
+
+
+# Lines that look almost like ``data: `` lines, or are other fields, mixed into data runs.
+NEAR_MISSES = [
+    b"data:x",
+    b"data:",
+    b"data",
+    b"data:  two spaces",
+    b"dat: a",
+    b"Data: a",
+    b" data: a",
+    b"data\xff: a",
+    b"id: 7",
+    b"id",
+    b"event: e",
+    b"retry: 10",
+    b": comment data: a",
+    b"xdata: a",
+    b"",  # a blank line: dispatches in the middle of a run
+]
+
+
+def _big_stream(seed: int) -> bytes:
+    """Big events made of many ``data:`` lines, some with an ``event`` line first, some with
+    a near miss somewhere in the run (first, last or middle line), some bytes invalid UTF-8."""
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(rng.randint(2, 5)):
+        head = rng.choice([b"", b"event: blob\n", b"id: 3\n", b"event: blob\nid: 4\n"])
+        run = _data_lines(rng, rng.randint(1, 300))
+        lines = run.split(b"\n")[:-1]
+        for _ in range(rng.choice([0, 0, 1, 3])):
+            lines.insert(rng.randint(0, len(lines)), rng.choice(NEAR_MISSES))
+        if rng.random() < 0.2:
+            lines.append(b"data: \xff\xc3 bad utf-8 \xed\xa0\x80")
+        parts.append(head + b"\n".join(lines) + b"\n" + rng.choice([b"\n", b"\n", b"\n\n", b"\n\n\n"]))
+    if rng.random() < 0.5:
+        parts.append(b"data: unterminated\ndata: tail")
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_data_runs_match_the_oracle_at_any_slicing(seed: int) -> None:
+    body = _big_stream(seed)
+    expected = _expected(body)
+    for chunks in _slicings(body, seed):
+        assert _fed(chunks) == (expected, None), [len(c) for c in chunks[:3]]
+        assert _got(list(iter_sse(chunks))) == expected
+
+
+def test_data_run_takes_lines_after_an_event_line_and_the_rest_of_a_block() -> None:
+    # One big event in 4 KiB slices: the event line comes with the first data lines, the
+    # middle slices are data lines only, the last one ends the block and starts another.
+    line = b"data: " + "0123456789 ü ".encode() * 7 + b"\n"
+    body = (b"event: blob\n" + line * 400 + b"\n") * 3 + b"data: last\n\n"
+    expected = _expected(body)
+    assert len(expected) == 4
+    assert expected[0][1] == (line[6:-1].decode() + "\n") * 399 + line[6:-1].decode()
+    for size in (4096, 65536, 777, 100, len(line), len(line) + 1, len(line) - 1):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        assert _fed(chunks) == (expected, None)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_limit_inside_a_data_run_raises_like_the_line_rules(seed: int) -> None:
+    rng = random.Random(seed)
+    body = b"data: small\n\n" + b"event: e\n" + _data_lines(rng, 200) + b"\n" + b"data: after\n\n"
+    block = len(body) - len(b"data: small\n\n") - len(b"\ndata: after\n\n")
+    for limit in (rng.randint(20, 2000), rng.randint(2000, block), block - 1, block, block + 1):
+        expected_events, expected_size = _model_limit(body, limit)
+        events, error = _fed([body], max_event_size=limit)
+        assert events == expected_events
+        if expected_size is None:
+            assert error is None
+            continue
+        assert error is not None
+        assert error.size == expected_size
+        assert error.limit == limit
+        for chunks in _slicings(body, seed)[1:]:
+            sliced_events, sliced_error = _fed(chunks, max_event_size=limit)
+            assert sliced_events == expected_events
+            assert sliced_error is not None
+            assert sliced_error.size is not None
+            # A slicing may refuse an unterminated part of the line that breaks the limit.
+            assert limit < sliced_error.size <= expected_size
+
+
+def test_a_data_run_at_exactly_the_limit_passes() -> None:
+    run = b"data: abc\n" * 1000
+    limit = len(run) - 1000  # line ends do not count
+    body = run + b"\n"
+    for chunks in _slicings(body, 5):
+        events, error = _fed(chunks, max_event_size=limit)
+        assert error is None
+        assert events == [("message", "\n".join(["abc"] * 1000), "", None)]
+        _, error = _fed(chunks, max_event_size=limit - 1)
+        assert error is not None
