@@ -287,3 +287,23 @@ def test_cost_is_linear_in_one_byte_slices(shape: str) -> None:
     # 4x the input should take about 4x the time; a quadratic parser would take 16x.
     ratio = best_time(run(make(120_000)), repeat=3) / best_time(run(make(30_000)))
     assert ratio < 8.0, f"4x input took {ratio:.2f}x the time"
+
+
+def test_feed_returns_the_values_before_a_bad_line_and_raises_it_next() -> None:
+    parser = NDJSONParser()
+    values = parser.feed(b'{"a":1}\n{"b":2}\n{oops\n{"c":3}\n')
+    assert [v.value for v in values] == [{"a": 1}, {"b": 2}]
+    with pytest.raises(RemoteProtocolError, match="line 3 is not valid JSON"):
+        parser.feed(b"")
+    with pytest.raises(LocalProtocolError, match="failed earlier"):
+        parser.next_event()
+
+
+def test_feed_returns_the_values_before_an_oversized_line_and_raises_it_next() -> None:
+    parser = NDJSONParser(max_line_size=20)
+    values = parser.feed(b'{"a":1}\n' + b'{"long":"' + b"x" * 40 + b'"}\n')
+    assert [v.value for v in values] == [{"a": 1}]
+    with pytest.raises(EventTooLargeError):
+        parser.next_event()
+    with pytest.raises(LocalProtocolError):
+        parser.feed(b"{}\n")

@@ -159,6 +159,8 @@ class NDJSONParser:
         # have been returned, so every slicing yields the same values before the same error.
         self._pending: int | None = None  # size of the oversized line seen while buffering
         self._failed: str | None = None  # why the parser stopped; further calls are refused
+        # An error feed() found after values it returned: the next call raises it.
+        self._deferred: RemoteProtocolError | None = None
 
     # -- the h11-style surface ------------------------------------------------------------------
 
@@ -254,8 +256,9 @@ class NDJSONParser:
         return _NOTHING
 
     def feed(self, data: bytes) -> list[JSONValue]:
-        """``receive_data(data)`` then every value that is complete. If it raises, the values
-        completed by this call are lost with it: use ``next_event`` to get each one first."""
+        """``receive_data(data)`` then every value that is complete. If the bytes hold a bad
+        line after some complete values, those values are returned and the error is raised by
+        the next call."""
         tail = self._quick
         if tail is not None and data:
             end = data.find(10)
@@ -299,7 +302,12 @@ class NDJSONParser:
         self.receive_data(data)
         out: list[Any] = []
         if self._next < len(self._lines) or self._pending is not None or self._eof:
-            self._drain(out, True)
+            try:
+                self._drain(out, True)
+            except RemoteProtocolError as exc:
+                if not out:
+                    raise
+                self._deferred = exc  # the parser has failed; the next call raises this first
         if not self._at_start and not self._eof and self._pending is None and self._failed is None:
             self._quick = self._tail
         return out
@@ -466,6 +474,9 @@ class NDJSONParser:
         raise exc
 
     def _check_usable(self) -> None:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         if self._failed is not None:
             raise LocalProtocolError(
                 f"this NDJSONParser failed earlier and cannot be used again ({self._failed}); "

@@ -94,13 +94,10 @@ class StreamDecoder:
         self._error: SansStreamError | None = None
         # feed() defers an error that follows chunks in the same call to the next call.
         self._deferred: SansStreamError | None = None
-        # The quick route (see receive_data): the parser's own feed() when parsing a slice as it
-        # arrives is safe, i.e. never loses a parsed event to an error. SSEParser.feed returns
-        # the events before an error and keeps the error for its next call; other parsers' feed
-        # may drop values completed by the slice that raises, so they take the route only for a
-        # slice without a line end, which completes nothing (NDJSON), or not at all.
+        # The quick route (see receive_data): the parser's own feed(), for the parsers whose
+        # feed() never loses a parsed event to an error (SSE and NDJSON return the events before
+        # an error and raise it on their next call).
         self._parse_now = self._parser.feed if self.framing in ("sse", "ndjson") else None
-        self._feed_any = self.framing == "sse"
         # Wire events the quick route parsed, not yet decoded; and a framing error it caught,
         # raised by next_chunk() after them.
         self._events: deque[WireEvent] = deque()
@@ -134,14 +131,13 @@ class StreamDecoder:
         """Buffer bytes; ``b""`` marks the end of input. Never decodes anything itself.
         After an error the bytes are dropped: ``next_chunk`` raises that error again.
 
-        (Quick route: while the machine is drained, an SSE slice is parsed into wire events as
-        it arrives, and an NDJSON slice without a line end is added to the line it continues.
-        That is framing work only, done once either way; decoding still happens in
-        ``next_chunk``, and a framing error is kept and raised there, after every event before
-        it.)"""
+        (Quick route: while the machine is drained, an SSE or NDJSON slice is parsed into wire
+        events as it arrives. That is framing work only, done once either way; decoding still
+        happens in ``next_chunk``, and a framing error is kept and raised there, after every
+        event before it.)"""
         if self._drained and data:
             parse = self._parse_now
-            if parse is not None and (self._feed_any or (10 not in data and 13 not in data)):
+            if parse is not None:
                 self.bytes_received += len(data)
                 try:
                     events = parse(data)

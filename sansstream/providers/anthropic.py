@@ -46,12 +46,12 @@ from ..model._chunks import (
     Finish,
     ReasoningDelta,
     ResponseStart,
-    TextDelta,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     ToolResult,
     Usage,
+    text_delta,
 )
 from ..model._errors import LocalProtocolError, RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
@@ -227,7 +227,7 @@ class AnthropicDecoder(Decoder):
         state = self._blocks[index] = _Block(kind)
         if kind == "text":
             text = block.get("text")
-            return [TextDelta(text, raw=payload)] if isinstance(text, str) and text else []
+            return [text_delta(text, raw=payload)] if isinstance(text, str) and text else []
         if kind in ("thinking", "redacted_thinking"):
             state.number = self._reasoning_count
             self._reasoning_count += 1
@@ -288,7 +288,7 @@ class AnthropicDecoder(Decoder):
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
-            return [TextDelta(text, raw=payload)] if isinstance(text, str) and text else []
+            return [text_delta(text, raw=payload)] if isinstance(text, str) and text else []
         if kind == "input_json_delta":
             fragment = delta.get("partial_json")
             if state is None or not isinstance(fragment, str) or not fragment:

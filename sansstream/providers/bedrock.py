@@ -38,8 +38,8 @@ from ..model._chunks import (
     Finish,
     ReasoningDelta,
     ResponseStart,
-    TextDelta,
     ToolResult,
+    text_delta,
 )
 from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
 from ..model._events import EventStreamMessage, WireEvent
@@ -186,7 +186,7 @@ class BedrockDecoder(Decoder):
             return []
         text = delta.get("text")
         if isinstance(text, str):
-            return [TextDelta(text, raw=payload)] if text else []
+            return [text_delta(text, raw=payload)] if text else []
         tool = delta.get("toolUse")
         if isinstance(tool, dict):
             block = self._blocks.get(index)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, TextDelta
+from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, text_delta
 from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
@@ -130,7 +130,7 @@ class CohereDecoder(Decoder):
             if isinstance(text, str) and text:
                 if self._kinds.get(i) == "thinking":
                     return [ReasoningDelta(text=text, block=self._block(("content", i)), raw=obj)]
-                return [TextDelta(text, raw=obj)]
+                return [text_delta(text, raw=obj)]
             return []
         if kind == "tool-plan-delta":
             plan = _message(obj).get("tool_plan")

@@ -54,9 +54,9 @@ from ..model._chunks import (
     Finish,
     ReasoningDelta,
     ResponseStart,
-    TextDelta,
     ToolResult,
     Usage,
+    text_delta,
 )
 from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
 from ..model._events import JSONValue, ServerSentEvent, SSEField, WireEvent
@@ -380,7 +380,7 @@ class GeminiDecoder(Decoder):
                         ReasoningDelta(text=text, choice=choice, block=state.reasoning_block, raw=part)
                     )
             elif text:
-                out.append(TextDelta(text, choice, raw=part))
+                out.append(text_delta(text, choice, raw=part))
         elif isinstance(call, dict):
             self._function_call(choice, state, call, part, out)
         else:

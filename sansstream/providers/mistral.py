@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, ReasoningDelta, TextDelta
+from ..model._chunks import Chunk, ReasoningDelta, text_delta
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
 from .openai import OpenAIDecoder, OpenAIProvider
 
@@ -33,7 +33,7 @@ class MistralDecoder(OpenAIDecoder):
         for part in content:
             if isinstance(part, str):
                 if part:
-                    out.append(TextDelta(part, c, raw=part))
+                    out.append(text_delta(part, c, raw=part))
                 continue
             if not isinstance(part, Mapping):
                 continue
@@ -41,7 +41,7 @@ class MistralDecoder(OpenAIDecoder):
             if kind == "text":
                 text = part.get("text")
                 if isinstance(text, str) and text:
-                    out.append(TextDelta(text, c, raw=part))
+                    out.append(text_delta(text, c, raw=part))
             elif kind == "thinking":
                 out.extend(self._thinking(part.get("thinking"), c, part))
         return out

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, TextDelta
+from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, text_delta
 from ..model._errors import LocalProtocolError, RemoteProtocolError
 from ..model._events import JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
@@ -102,7 +102,7 @@ class OllamaDecoder(Decoder):
             out.append(ReasoningDelta(text=thinking, raw=line))
         content = source.get("content") if isinstance(message, dict) else line.get("response")
         if isinstance(content, str) and content:
-            out.append(TextDelta(content, raw=line))
+            out.append(text_delta(content, raw=line))
         calls = source.get("tool_calls")
         if isinstance(calls, list):
             for call in calls:

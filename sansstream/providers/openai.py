@@ -25,7 +25,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, TextDelta, Usage
+from ..model._chunks import (
+    Chunk,
+    Done,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseStart,
+    Usage,
+    text_delta,
+)
 from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
@@ -243,7 +252,7 @@ class OpenAIDecoder(Decoder):
     def content_chunks(self, content: Any, c: int, delta: Mapping[str, Any]) -> list[Chunk]:
         """Chunks for a non-empty ``delta.content``: a string here."""
         if isinstance(content, str):
-            return [TextDelta(content, c, raw=delta)]
+            return [text_delta(content, c, raw=delta)]
         raise RemoteProtocolError(
             f"{self.provider} delta.content is neither a string nor null: {str(content)[:80]!r}"
         )

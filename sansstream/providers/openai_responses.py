@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, TextDelta
+from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, text_delta
 from ..model._errors import RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
@@ -128,7 +128,7 @@ class OpenAIResponsesDecoder(Decoder):
             kind = event_name  # tolerate servers that only name the SSE event
         if kind == "response.output_text.delta":
             text = _str(obj.get("delta"))
-            return [TextDelta(text, raw=obj)] if text else []
+            return [text_delta(text, raw=obj)] if text else []
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             text = _str(obj.get("delta"))
             if not text:

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, TextDelta, ToolResult
+from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, ToolResult, text_delta
 from ..model._errors import ConfigurationError, RemoteProtocolError
 from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
@@ -113,7 +113,7 @@ class SlopDecoder(Decoder):
         content = obj.get("content")
         if kind == "content":
             text = _text(content)
-            return [TextDelta(text, raw=obj)] if text else []
+            return [text_delta(text, raw=obj)] if text else []
         if kind == "thinking":
             text = _text(content)
             return [ReasoningDelta(text=text, raw=obj)] if text else []
