@@ -279,7 +279,10 @@ class NDJSONParser:
                     value: Any = _NOTHING
                     try:
                         if self._orjson is None or _long_digits(body) or _maybe_deep(body):
-                            text = body.decode("utf-8", "replace")
+                            try:
+                                text = body.decode()
+                            except UnicodeDecodeError:
+                                text = body.decode("utf-8", "replace")
                             found, stop = _scan_once(text, 0)
                             if stop == len(text):
                                 value = found
@@ -345,7 +348,10 @@ class NDJSONParser:
                     if stdlib or (
                         len(body) >= _DEEP_LINE and body.count(b"[") + body.count(b"{") >= _DEEP_BRACKETS
                     ):
-                        text = body.decode("utf-8", "replace")
+                        try:  # (strict decoding is CPython's quicker path; then the rule)
+                            text = body.decode()
+                        except UnicodeDecodeError:
+                            text = body.decode("utf-8", "replace")
                         value, end = scan(text, 0)
                         if end != len(text):
                             break

@@ -188,8 +188,11 @@ class Accumulator:
         return builder
 
     def add(self, chunk: Chunk) -> None:
-        if isinstance(chunk, TextDelta):
-            self._choice(chunk.choice).text.append(chunk.text)
+        if isinstance(chunk, TextDelta):  # (most chunks: the builder lookup inlined)
+            builder = self._choices.get(chunk.choice)
+            if builder is None:
+                builder = self._choice(chunk.choice)
+            builder.text.append(chunk.text)
         elif isinstance(chunk, ReasoningDelta):
             choice = self._choice(chunk.choice)
             block = choice.reasoning_blocks.get(chunk.block)

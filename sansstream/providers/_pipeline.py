@@ -39,9 +39,9 @@ from ..model._errors import (
     RemoteProtocolError,
     SansStreamError,
 )
-from ..model._events import END, NEED_DATA, EndOfStream, NeedData, WireEvent
+from ..model._events import END, NEED_DATA, Comment, EndOfStream, NeedData, WireEvent
 from ..model._result import Accumulator, ChatResult
-from ._base import Framing, Provider
+from ._base import Decoder, Framing, Provider
 from ._registry import get
 
 __all__ = ["StreamDecoder", "decode_stream"]
@@ -135,20 +135,9 @@ class StreamDecoder:
         events as it arrives. That is framing work only, done once either way; decoding still
         happens in ``next_chunk``, and a framing error is kept and raised there, after every
         event before it.)"""
-        if self._drained and data:
-            parse = self._parse_now
-            if parse is not None:
-                self.bytes_received += len(data)
-                try:
-                    events = parse(data)
-                except SansStreamError as exc:
-                    self._caught = exc
-                    self._drained = False
-                    return
-                if events:
-                    self._events.extend(events)
-                    self._drained = False
-                return
+        if self._drained and data and self._parse_now is not None:
+            self._parse_slice(data)
+            return
         self._drained = False
         if self._error is not None or self._caught is not None:
             self._input_ended = self._input_ended or not data
@@ -168,6 +157,22 @@ class StreamDecoder:
                 self._parser.receive_data(b"\n\n")
         self.bytes_received += len(data)
         self._parser.receive_data(data)
+
+    def _parse_slice(self, data: bytes) -> bool:
+        """The quick route: parse ``data`` now (the machine is drained); whether anything (events
+        or a framing error) is now waiting for next_chunk."""
+        self.bytes_received += len(data)
+        try:
+            events = self._parse_now(data)  # type: ignore[misc]  # (only called when set)
+        except SansStreamError as exc:
+            self._caught = exc
+            self._drained = False
+            return True
+        if events:
+            self._events.extend(events)
+            self._drained = False
+            return True
+        return False
 
     # -- output --------------------------------------------------------------------------------
 
@@ -276,13 +281,33 @@ class StreamDecoder:
         ``feed(b"")`` again (it is allowed) until it returns ``[]`` to be sure nothing is left,
         or use ``next_chunk()`` / ``decode_stream``, which raise exactly in place.
         """
-        self.receive_data(data)
-        if self._drained:
-            return []
+        if self._drained and data and self._parse_now is not None:
+            # (receive_data's quick route without its call: for most small slices it is all)
+            if not self._parse_slice(data):
+                return []
+        else:
+            self.receive_data(data)
+            if self._drained:
+                return []
         out: list[Chunk] = []
-        if self._events and not self._pending and self._error is None and not self._input_ended:
+        if (
+            self._events
+            and not self._pending
+            and self._error is None
+            and self._caught is None
+            and not self._input_ended
+        ):
             try:
                 self._decode_queued(out)
+                if not self._pending:
+                    # All decoded: ask the parser itself whether more is complete (usually not:
+                    # the quick route parsed every byte), without next_chunk's round trip.
+                    event = self._parser.next_event()
+                    if event is NEED_DATA:
+                        self._drained = True
+                        return out
+                    if event is not END:  # (END needs the end of input, which has not come)
+                        self._events.append(event)
             except SansStreamError as exc:
                 self._error = exc
                 if not out:
@@ -308,10 +333,12 @@ class StreamDecoder:
         events = self._events
         decoder = self._decoder
         add = self._accumulator.add
+        # (The base class's is_keepalive, inlined unless the decoder has its own.)
+        own_keepalive = type(decoder).is_keepalive is not Decoder.is_keepalive
         while events:
             event = events.popleft()
             self.wire_events += 1
-            if decoder.is_keepalive(event):
+            if decoder.is_keepalive(event) if own_keepalive else isinstance(event, Comment):
                 self.keepalives += 1
             chunks = decoder.decode(event)
             for i, chunk in enumerate(chunks):

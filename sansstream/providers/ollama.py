@@ -96,15 +96,21 @@ class OllamaDecoder(Decoder):
             model = line.get("model")
             out.append(ResponseStart(model=model if isinstance(model, str) else None, raw=line))
         message = line.get("message")
-        source: Mapping[str, Any] = message if isinstance(message, dict) else line
+        source: Mapping[str, Any]
+        if isinstance(message, dict):  # /api/chat
+            source = message
+            content = message.get("content")
+        else:  # /api/generate
+            source = line
+            content = line.get("response")
         thinking = source.get("thinking")
-        if isinstance(thinking, str) and thinking:
+        # (Truth first: the type checks then run only for fields that are there.)
+        if thinking and isinstance(thinking, str):
             out.append(ReasoningDelta(text=thinking, raw=line))
-        content = source.get("content") if isinstance(message, dict) else line.get("response")
-        if isinstance(content, str) and content:
+        if content and isinstance(content, str):
             out.append(text_delta(content, raw=line))
         calls = source.get("tool_calls")
-        if isinstance(calls, list):
+        if calls and isinstance(calls, list):
             for call in calls:
                 if isinstance(call, dict):
                     out.extend(self._tool_call(call))
