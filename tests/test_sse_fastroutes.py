@@ -11,6 +11,10 @@ Routes covered here:
 * the bulk ``data:`` run (``SSEParser._data_run``): the complete lines of a block still open
   (most of a big event), the rest of a block begun in earlier bytes, and a region that is
   nothing but ``data:`` lines;
+* feed()'s route for small slices without CR (``SSEParser._small_lines``): ``event``, ``data``
+  and blank lines applied in place, anything else handed to the general rules mid-slice. It is
+  compared step by step (results, ``last_event_id``, ``retry`` after every slice, and the
+  error) with receive_data() + next_event(), which never take feed()'s quick routes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from reference_sse import reference_parse
 from support import random_splits
 
 from sansstream.core import SSEParser, iter_sse
-from sansstream.model import EventTooLargeError, ServerSentEvent
+from sansstream.model import END, NEED_DATA, EventTooLargeError, ServerSentEvent
 
 Events = list[tuple[str, str, str, int | None]]
 
@@ -183,3 +187,110 @@ def test_a_data_run_at_exactly_the_limit_passes() -> None:
         assert events == [("message", "\n".join(["abc"] * 1000), "", None)]
         _, error = _fed(chunks, max_event_size=limit - 1)
         assert error is not None
+
+
+# -- feed()'s small-slice lines route -----------------------------------------------------------
+
+# Lines of every kind the rules know, weighted towards the ``event``/``data``/blank lines the
+# route applies itself; the others make it hand over to the general rules mid-slice.
+LINES = [
+    b"event: content_block_delta",
+    b"event: ping",
+    b"event:",
+    b"event: \xff\xfe",
+    b"event: caf\xc3\xa9",
+    b'data: {"type": "delta", "text": "h\xc3\xa9"}',
+    b"data: {}",
+    b"data:",
+    b"data: ",
+    b"data:no space",
+    b"data: \xc3",
+    b"",
+    b"",
+    b"",
+    b"id: 42",
+    b"id: \x00",
+    b"id",
+    b"retry: 1500",
+    b"retry: x",
+    b": keepalive",
+    b":",
+    b"custom: field",
+    b"data",
+    b"event",
+    b"datum: x",
+]
+
+
+def _lines_stream(seed: int, n: int = 120) -> bytes:
+    rng = random.Random(seed)
+    weights = [6, 2, 1, 1, 1, 6, 2, 1, 1, 1, 1, 4, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    lines = rng.choices(LINES, weights=weights, k=n)
+    return b"\n".join(lines) + rng.choice([b"\n", b"\n\n", b"\ndata: tail"])
+
+
+def _stepwise(chunks: list[bytes], use_feed: bool, **opts: Any) -> tuple[list[Any], Any, list[Any]]:
+    """Everything returned, in order; the error that ended the stream (type, size, limit);
+    and last_event_id and retry after each slice. With use_feed, feed() per slice; else
+    receive_data() and next_event(), which never take feed()'s quick routes (the general route
+    is the reference). An error is raised one call later by feed() when results came before
+    it, so the states are compared up to the shorter list."""
+    parser: SSEParser[Any] = SSEParser(**opts)
+    results: list[Any] = []
+    states: list[Any] = []
+    try:
+        for chunk in [*chunks, b""]:
+            if use_feed:
+                results += parser.feed(chunk)
+            else:
+                parser.receive_data(chunk)
+                while (item := parser.next_event()) is not NEED_DATA and item is not END:
+                    results.append(item)
+            states.append((parser.last_event_id, parser.retry))
+    except EventTooLargeError as exc:
+        return results, (exc.size, exc.limit), states
+    return results, None, states
+
+
+def _same_steps(chunks: list[bytes], **opts: Any) -> None:
+    fed, fed_error, fed_states = _stepwise(chunks, True, **opts)
+    pulled, pulled_error, pulled_states = _stepwise(chunks, False, **opts)
+    assert fed == pulled
+    assert fed_error == pulled_error
+    n = min(len(fed_states), len(pulled_states))
+    assert fed_states[:n] == pulled_states[:n]
+    assert n >= len(chunks) or fed_error is not None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_small_slices_step_by_step_like_the_general_route(seed: int) -> None:
+    body = _lines_stream(seed)
+    expected = _expected(body)
+    rng = random.Random(seed)
+    for size in (7, 16, 64, 200, rng.randint(2, 256)):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        assert _fed(chunks) == (expected, None)
+        _same_steps(chunks)
+    for max_size in (30, 100, 256):
+        chunks = random_splits(body, seed=rng.randrange(10**6), max_size=max_size)
+        assert _fed(chunks) == (expected, None)
+        _same_steps(chunks)
+        # Comments and extra fields are results too: the same, in the same order.
+        _same_steps(chunks, comments=True, extra_fields="*")
+        _same_steps(chunks, extra_fields=("custom",))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_small_slices_break_the_limit_where_the_general_route_does(seed: int) -> None:
+    body = _lines_stream(seed, n=200)
+    rng = random.Random(seed)
+    blocks = [b for b in body.split(b"\n\n") if b]
+    biggest = max(len(b) - b.count(b"\n") for b in blocks)
+    for limit in (rng.randint(1, 40), rng.randint(40, max(41, biggest)), biggest, biggest - 1):
+        if limit < 1:
+            continue
+        for size in (7, 64, rng.randint(2, 256)):
+            chunks = [body[i : i + size] for i in range(0, len(body), size)]
+            _same_steps(chunks, max_event_size=limit)
+        events, error = _fed([body], max_event_size=limit)
+        assert (events, error.size if error else None) == _model_limit(body, limit)

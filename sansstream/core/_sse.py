@@ -62,6 +62,9 @@ _STANDARD_FIELDS: Final = frozenset({"data", "event", "id", "retry"})
 _BIG_REGION: Final = 1 << 16
 # iter_sse() gathers slices without a line end up to this many bytes before feeding them.
 _COALESCE: Final = 4096
+# feed() applies the lines of slices up to this size in place (beyond it the block-level routes
+# of _parse_lines, which decode many events at once, are faster).
+_SMALL_SLICE: Final = 256
 # Decoded event names (``event: content_block_delta``) of the common providers: looking a name
 # up beats decoding it. Fixed: it never grows, so no stream can make it hold more.
 _EVENT_NAMES: Final[dict[bytes, str]] = {
@@ -154,18 +157,6 @@ def _append_messages(out: list[AnySSE], texts: list[str], last_event_id: str) ->
         draft.retry = None
         draft.__class__ = cls  # type: ignore[assignment]
         append(draft)  # type: ignore[arg-type]
-
-
-def _make_event(data: str, event: str, id: str, retry: int | None) -> ServerSentEvent:
-    if not _FAST_EVENTS:  # pragma: no cover
-        return ServerSentEvent(data, event, id, retry)
-    draft = _Draft()
-    draft.data = data
-    draft.event = event
-    draft.id = id
-    draft.retry = retry
-    draft.__class__ = ServerSentEvent  # type: ignore[assignment]
-    return draft  # type: ignore[return-value]
 
 
 def _decode(raw: bytes) -> str:
@@ -496,8 +487,95 @@ class SSEParser(Generic[E]):
                                 self._out = []
                                 return out  # type: ignore[return-value]
                             return []
+                if len(data) <= _SMALL_SLICE and len(tail) < _BIG_REGION and _FAST_EVENTS:
+                    # Fourth quick route: any other small slice without CR (at 64 bytes a slice
+                    # usually ends one block and starts the next).
+                    done = self._small_lines(tail, data, end)
+                    if done is not None:
+                        return done  # type: ignore[return-value]
         del tail  # not pinned while _feed() parses: a big line must not be held twice
         return self._feed(data)
+
+    def _small_lines(self, tail: bytearray, data: bytes, end: int) -> list[AnySSE] | None:
+        """feed()'s route for a small slice without CR whose last LF is at ``end``: applies the
+        rules for ``data`` and ``event`` lines and blank lines in place, as _lines and _dispatch
+        would, and hands everything from the first other line on to the general route.
+
+        Exact because each line is either applied here by the very rules of _lines (same
+        values, same block size, same dispatch) or left whole, with every line after it, to the
+        general route, which then sees the stream exactly as if it had been cut at that line's
+        start (the state of the parser between two lines is all in the block's buffers, which
+        this route keeps up to date). A line that would break max_event_size is left to the
+        general route too, which raises the same error; so is a tail that would. Events
+        dispatched here are queued before anything the general route adds, so they are still
+        returned before any error it finds. Returns None when it applied nothing (the caller
+        then takes the general route with the tail untouched).
+        """
+        lines = (b"".join((tail, data[:end])) if tail else data[:end]).split(b"\n")
+        out: list[AnySSE] = []
+        limit = self._limit
+        size = self._size
+        at = -len(tail)  # where the next line starts in data (the first line began in the tail)
+        for line in lines:
+            if line:
+                if size + len(line) > limit:
+                    break
+                if line[:5] == b"data:":
+                    self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+                elif line[:6] == b"event:":
+                    self._event = line[7:] if line[6:7] == b" " else line[6:]
+                else:
+                    break  # id, retry, a comment, another field: the general rules
+                size += len(line)
+                self._dirty = True
+                at += len(line) + 1
+                continue
+            # "If the line is empty (a blank line): dispatch the event" (as _dispatch).
+            self.last_event_id = self._id_buf
+            if self._data:
+                pieces = self._data
+                raw = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
+                self._data = []
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError:
+                    text = _decode(raw)
+                raw_name = self._event
+                if raw_name:
+                    name = _EVENT_NAMES.get(raw_name)
+                    if name is None:
+                        name = _decode(raw_name)
+                else:
+                    name = "message"
+                draft = _Draft()
+                draft.data = text
+                draft.event = name
+                draft.id = self._id_buf
+                draft.retry = self._block_retry
+                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                out.append(draft)  # type: ignore[arg-type]
+            self._event = b""
+            self._block_retry = None
+            size = 0
+            self._dirty = False
+            at += 1
+        else:
+            at = end + 1
+            if size + len(data) - at <= limit:
+                # Every line applied; what follows the last LF is the new tail.
+                self._size = size
+                self._room = limit - size
+                tail.clear()
+                tail += data[at:]
+                return out
+        self._size = size
+        if at == -len(tail):
+            return None
+        # Some lines applied: the rest of the slice from the first line not applied, by the
+        # general route, after the events found here.
+        tail.clear()
+        self._out = out
+        return self._feed(data[at:])  # type: ignore[return-value]
 
     def _feed(self, data: Buffer) -> list[E]:
         # Drop the quick route's reference to the tail, for the same reason.
@@ -924,13 +1002,30 @@ class SSEParser(Generic[E]):
         self.last_event_id = self._id_buf
         if self._data:
             # "If the event type buffer has a value other than the empty string, set the type
-            # of the newly created event to equal the value of the event type buffer."
-            event_type = _decode(self._event) if self._event else "message"
+            # of the newly created event to equal the value of the event type buffer." (The
+            # usual names are looked up rather than decoded.)
+            raw_type = self._event
+            event_type = (_EVENT_NAMES.get(raw_type) or _decode(raw_type)) if raw_type else "message"
             data, self._data = self._data, []
             # Join, drop the lines, then decode: at most two copies of a big event at a time.
             raw = data[0] if len(data) == 1 else b"\n".join(data)
             del data
-            self._out.append(_make_event(_decode(raw), event_type, self._id_buf, self._block_retry))
+            # (Strict decoding is the faster path in CPython; invalid UTF-8 is rare.)
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                text = _decode(raw)
+            del raw
+            if _FAST_EVENTS:
+                draft = _Draft()
+                draft.data = text
+                draft.event = event_type
+                draft.id = self._id_buf
+                draft.retry = self._block_retry
+                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                self._out.append(draft)  # type: ignore[arg-type]
+            else:  # pragma: no cover
+                self._out.append(ServerSentEvent(text, event_type, self._id_buf, self._block_retry))
         # "If the data buffer is an empty string, set the data buffer and the event type buffer
         # to the empty string and return": no event, but the block still ends here.
         self._event = b""
