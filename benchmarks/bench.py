@@ -356,23 +356,18 @@ def sse_bare_split(chunks: list[bytes]) -> int:
     return n
 
 
-def ndjson_sansstream(chunks: list[bytes]) -> int:
-    parser = NDJSONParser(max_line_size=None)
+def ndjson_sansstream(chunks: list[bytes], **opts: Any) -> int:
+    """NDJSONParser as installed: with the ``fast`` extra (orjson) its default is the exact
+    orjson route; ``orjson_loads=None`` keeps it on the standard library."""
+    parser = NDJSONParser(max_line_size=None, **opts)
     n = 0
     for chunk in chunks:
         n += len(parser.feed(chunk))
     return n + len(parser.feed(b""))
 
 
-def ndjson_sansstream_orjson(chunks: list[bytes]) -> int:
-    """NDJSONParser with ``loads=orjson.loads`` (the ``fast`` extra)."""
-    import orjson
-
-    parser = NDJSONParser(max_line_size=None, loads=orjson.loads)
-    n = 0
-    for chunk in chunks:
-        n += len(parser.feed(chunk))
-    return n + len(parser.feed(b""))
+def ndjson_sansstream_stdlib(chunks: list[bytes]) -> int:
+    return ndjson_sansstream(chunks, orjson_loads=None)
 
 
 def ndjson_httpx_lines(chunks: list[bytes]) -> int:
@@ -398,9 +393,9 @@ def ndjson_httpx_lines(chunks: list[bytes]) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def pipeline_sansstream(provider: str) -> Callable[[list[bytes]], int]:
+def pipeline_sansstream(provider: str, **opts: Any) -> Callable[[list[bytes]], int]:
     def run(chunks: list[bytes]) -> int:
-        machine = StreamDecoder(provider)  # keeps its own Accumulator: result() is the final one
+        machine = StreamDecoder(provider, **opts)  # keeps its own Accumulator: result() is final
         feed = machine.feed
         for chunk in chunks:
             feed(chunk)
@@ -616,12 +611,20 @@ def throughput_table(quick: bool, repeats: int, only: list[str] | None = None) -
             impls.append(("floor: bytes.split", sse_bare_split, False))
         else:
             impls.append(("sansstream NDJSONParser", ndjson_sansstream, False))
-            impls.append(("sansstream NDJSONParser+orjson", ndjson_sansstream_orjson, False))
+            impls.append(("sansstream NDJSONParser, stdlib json", ndjson_sansstream_stdlib, False))
             impls.append(("httpx iter_lines+json", ndjson_httpx_lines, True))
         if corpus.provider:
             impls.append(
                 (f"sansstream pipeline ({corpus.provider})", pipeline_sansstream(corpus.provider), False)
             )
+            if corpus.kind == "ndjson":
+                impls.append(
+                    (
+                        f"sansstream pipeline ({corpus.provider}), stdlib json",
+                        pipeline_sansstream(corpus.provider, orjson_loads=None),
+                        False,
+                    )
+                )
         pipeline_peers: list[tuple[str, Callable[..., int]]] = {
             "openai": [
                 ("openai SDK .stream() helper", pipeline_openai_helper),

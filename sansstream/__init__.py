@@ -6,6 +6,7 @@ transports, api). It star-imports the leaf modules directly (each has a static `
 that type checkers see every name, not only the runtime.
 """
 
+from . import _accel as _accel  # optional accelerators (orjson), when installed
 from . import providers
 from .api import _eventsource as _api_eventsource
 from .api import _metrics as _api_metrics

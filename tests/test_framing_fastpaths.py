@@ -250,7 +250,7 @@ def _same(a: Any, b: Any) -> bool:
 @pytest.mark.parametrize("line", TRICKY_LINES, ids=lambda b: repr(b[:24]))
 def test_orjson_route_is_identical_to_the_stdlib_on_tricky_lines(line: bytes) -> None:
     body = b'{"before": 1}\n' + line + b'\n{"after": 2}\n' + line
-    assert _same(_ndjson_values(body, orjson_loads=orjson.loads), _ndjson_values(body))
+    assert _same(_ndjson_values(body, orjson_loads=orjson.loads), _ndjson_values(body, orjson_loads=None))
 
 
 def test_a_long_integer_split_across_slices_still_goes_to_the_stdlib() -> None:
@@ -286,7 +286,7 @@ def test_orjson_route_is_identical_to_the_stdlib_on_random_json(
     lines = [json.dumps(v, ensure_ascii=rnd.random() < 0.5).encode() for v in values]
     body = b"\n".join(lines) + b"\n"
     got = _ndjson_values(body, orjson_loads=orjson.loads)
-    assert _same(got, _ndjson_values(body))
+    assert _same(got, _ndjson_values(body, orjson_loads=None))
     assert _same([g[0] for g in got], [json.loads(line) for line in lines])
 
 
@@ -316,7 +316,7 @@ NDJSON_BODY = (
 
 def _pulled(body: bytes) -> list[Any]:
     """Every value before the error (pulled one at a time, so none is lost), then the error."""
-    parser = NDJSONParser()
+    parser = NDJSONParser(orjson_loads=None)  # the stdlib: what every route must match
     parser.receive_data(body)
     parser.receive_data(b"")
     out: list[Any] = []
@@ -339,7 +339,7 @@ def _iterated(chunks: list[bytes], opts: dict[str, Any], values: list[Any]) -> N
 
 @pytest.mark.parametrize("orjson_route", [False, True])
 def test_ndjson_every_slicing_gives_the_same_values_then_the_same_error(orjson_route: bool) -> None:
-    opts: dict[str, Any] = {"orjson_loads": orjson.loads} if orjson_route else {}
+    opts: dict[str, Any] = {"orjson_loads": orjson.loads if orjson_route else None}
     want = _pulled(NDJSON_BODY)
     assert want[-1][0] == "RemoteProtocolError"
     assert len(want) == 26
@@ -348,8 +348,8 @@ def test_ndjson_every_slicing_gives_the_same_values_then_the_same_error(orjson_r
         got: list[Any] = []
         with pytest.raises(RemoteProtocolError) as error:
             _fed(NDJSONParser(**opts), chunks, got)
-        # feed() loses the values of the call that raised: a prefix of them, then the error.
-        assert _same(got, want[: len(got)]), size
+        # feed() returns the values before the bad line, then raises on the next call.
+        assert _same(got, want[:-1]), size
         assert str(error.value) == want[-1][1]
         values: list[Any] = []
         with pytest.raises(RemoteProtocolError):
@@ -389,7 +389,7 @@ def test_ndjson_line_limit_counts_whitespace_in_every_route(size: int) -> None:
     body = b"  1  \n[2]\n"  # a 5-byte line of which 4 bytes are whitespace
     for limit, fails in ((5, False), (4, True)):
         chunks = [body[i : i + size] for i in range(0, len(body), size)]
-        for opts in ({}, {"orjson_loads": orjson.loads}):
+        for opts in ({"orjson_loads": None}, {"orjson_loads": orjson.loads}):
             got: list[Any] = []
             if fails:
                 with pytest.raises(EventTooLargeError):
@@ -397,3 +397,41 @@ def test_ndjson_line_limit_counts_whitespace_in_every_route(size: int) -> None:
             else:
                 _fed(NDJSONParser(max_line_size=limit, **opts), chunks, got)
                 assert [g[0] for g in got] == [1, [2]]
+
+
+# -- orjson_loads="auto" (the default) -------------------------------------------------------------
+
+
+def test_the_default_takes_orjson_when_installed_and_none_keeps_to_the_stdlib() -> None:
+    from sansstream.core._ndjson import _accelerator
+
+    assert _accelerator.orjson_loads is orjson.loads  # installed here (the test extra has it)
+    assert NDJSONParser()._orjson is orjson.loads
+    assert NDJSONParser(orjson_loads=None)._orjson is None
+    # A decoder of one's own wins over the default (no "not both" error).
+    assert NDJSONParser(loads=json.loads)._orjson is None
+    with pytest.raises(LocalProtocolError, match='"auto"'):
+        NDJSONParser(orjson_loads="fast")  # type: ignore[arg-type]
+
+
+def test_the_default_route_is_identical_to_the_stdlib_on_tricky_lines() -> None:
+    body = b"\n".join(TRICKY_LINES) + b"\n"
+    assert _same(_ndjson_values(body), _ndjson_values(body, orjson_loads=None))
+
+
+def test_the_accelerators_can_be_turned_off_from_the_environment() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sansstream\n"
+        "from sansstream.core import NDJSONParser\n"
+        "print(NDJSONParser()._orjson is None)\n"
+    )
+    for env_value, stdlib in (("1", True), ("0", False)):
+        env = {**os.environ, "SANSSTREAM_NO_ACCEL": env_value}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == str(stdlib)

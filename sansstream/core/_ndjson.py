@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, NoReturn
+from typing import Any, Final, Literal, NoReturn
 
 from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
 from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
@@ -43,15 +43,26 @@ _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended th
 _scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _NOTHING: Final = object()  # _take() found no complete value
 
-# The optional orjson route (``NDJSONParser(orjson_loads=orjson.loads)``; the core imports no
-# third-party package, so the caller hands it over). orjson is used only where its result is
-# provably the stdlib's: whatever it refuses (NaN and infinities, lone surrogates, invalid UTF-8,
-# out-of-range floats, nesting over 1024, any syntax error) goes to the stdlib, which then
-# decides. Two things it accepts differently are kept away from it: integers beyond 64 bits,
-# which it turns into floats (any run of 19 digits sends the lines to the stdlib), and nesting
-# deeper than the stdlib takes at a normal call depth (long lines with many brackets go to the
-# stdlib). Lines over _WINDOW bytes go to the stdlib too: orjson's working memory is many times
-# the input, which would break the memory bound.
+
+class _Accelerator:
+    """What ``orjson_loads="auto"`` (the default) means: ``orjson.loads`` when orjson is
+    installed, else None. The core imports nothing outside the standard library, so it does not
+    look for orjson itself: ``sansstream._accel``, above the core, sets this at import time."""
+
+    orjson_loads: Callable[[bytes], Any] | None = None
+
+
+_accelerator: Final = _Accelerator()
+
+# The optional orjson route (``NDJSONParser(orjson_loads=orjson.loads)``, or the default "auto"
+# when orjson is installed; the core imports no third-party package, so it is handed over).
+# orjson is used only where its result is provably the stdlib's: whatever it refuses (NaN and
+# infinities, lone surrogates, invalid UTF-8, out-of-range floats, nesting over 1024, any syntax
+# error) goes to the stdlib, which then decides. Two things it accepts differently are kept
+# away from it: integers beyond 64 bits, which it turns into floats (any run of 19 digits sends
+# the lines to the stdlib), and nesting deeper than the stdlib takes at a normal call depth
+# (long lines with many brackets go to the stdlib). Lines over _WINDOW bytes go to the stdlib
+# too: orjson's working memory is many times the input, which would break the memory bound.
 # bytes.translate table: every digit becomes "0", everything else a space; then one substring
 # search finds a run of 19 digits (the shortest integer that may not fit 64 bits) in C.
 _DIGITS_TO_ZERO: Final = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
@@ -119,9 +130,11 @@ class NDJSONParser:
     Values before a bad line are all returned first. After an error the parser refuses further
     work. ``loads`` replaces ``json.loads`` (e.g. ``orjson.loads``); it gets the line's bytes.
 
-    ``orjson_loads=orjson.loads`` is the exact alternative: orjson decodes the lines where its
-    result is provably the stdlib's (about three times faster) and the stdlib all others, so the
-    values are exactly those of the default decoder.
+    ``orjson_loads`` is the exact orjson route: orjson decodes the lines where its result is
+    provably the stdlib's (about three times faster) and the stdlib all others, so the values
+    are exactly those of ``json.loads``. The default, ``"auto"``, takes it when orjson is
+    installed (``pip install sansstream[fast]``); ``None`` keeps to the stdlib, and
+    ``orjson.loads`` asks for it explicitly.
     """
 
     def __init__(
@@ -129,10 +142,18 @@ class NDJSONParser:
         *,
         max_line_size: int | None = DEFAULT_MAX_LINE_SIZE,
         loads: Callable[[bytes], Any] | None = None,
-        orjson_loads: Callable[[bytes], Any] | None = None,
+        orjson_loads: Callable[[bytes], Any] | Literal["auto"] | None = "auto",
     ) -> None:
         if max_line_size is not None and max_line_size < 1:
             raise LocalProtocolError(f"max_line_size must be a positive int or None, not {max_line_size!r}")
+        if isinstance(orjson_loads, str):
+            if orjson_loads != "auto":
+                raise LocalProtocolError(
+                    f'orjson_loads must be orjson.loads, None or "auto", not {orjson_loads!r}'
+                )
+            # "auto": orjson's loads when it is installed (sansstream._accel hands it over),
+            # unless the caller brings a decoder of their own.
+            orjson_loads = None if loads is not None else _accelerator.orjson_loads
         if loads is not None and orjson_loads is not None:
             raise LocalProtocolError("pass loads= (a decoder of your own) or orjson_loads=, not both")
         self._max = max_line_size
@@ -278,7 +299,15 @@ class NDJSONParser:
                 if body and len(rest) <= self._room and len(tail) + end < self._room:
                     value: Any = _NOTHING
                     try:
-                        if self._orjson is None or _long_digits(body) or _maybe_deep(body):
+                        # (_long_digits and _maybe_deep inlined: the line is under _WINDOW)
+                        if (
+                            self._orjson is None
+                            or _LONG_DIGITS in body.translate(_DIGITS_TO_ZERO)
+                            or (
+                                len(body) >= _DEEP_LINE
+                                and body.count(b"[") + body.count(b"{") >= _DEEP_BRACKETS
+                            )
+                        ):
                             try:
                                 text = body.decode()
                             except UnicodeDecodeError:

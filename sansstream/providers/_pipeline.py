@@ -281,9 +281,21 @@ class StreamDecoder:
         ``feed(b"")`` again (it is allowed) until it returns ``[]`` to be sure nothing is left,
         or use ``next_chunk()`` / ``decode_stream``, which raise exactly in place.
         """
-        if self._drained and data and self._parse_now is not None:
-            # (receive_data's quick route without its call: for most small slices it is all)
-            if not self._parse_slice(data):
+        parse = self._parse_now
+        if self._drained and data and parse is not None:
+            # _parse_slice inlined (receive_data's quick route): for most small slices, this is
+            # all the work there is, and the calls would cost as much as the parsing.
+            self.bytes_received += len(data)
+            try:
+                events = parse(data)
+            except SansStreamError as exc:
+                events = []
+                self._caught = exc
+                self._drained = False
+            if events:
+                self._events.extend(events)
+                self._drained = False
+            elif self._drained:
                 return []
         else:
             self.receive_data(data)
