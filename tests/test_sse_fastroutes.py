@@ -14,7 +14,10 @@ Routes covered here:
 * feed()'s route for small slices without CR (``SSEParser._small_lines``): ``event``, ``data``
   and blank lines applied in place, anything else handed to the general rules mid-slice. It is
   compared step by step (results, ``last_event_id``, ``retry`` after every slice, and the
-  error) with receive_data() + next_event(), which never take feed()'s quick routes.
+  error) with receive_data() + next_event(), which never take feed()'s quick routes;
+* regions of uniform blocks (``SSEParser._uniform_blocks``): every block ``data:`` only, or
+  ``event:`` then ``data:``, parsed in bulk; odd blocks placed at every position of a region
+  and blocks over the limit must make it step aside.
 """
 
 from __future__ import annotations
@@ -294,3 +297,111 @@ def test_small_slices_break_the_limit_where_the_general_route_does(seed: int) ->
             _same_steps(chunks, max_event_size=limit)
         events, error = _fed([body], max_event_size=limit)
         assert (events, error.size if error else None) == _model_limit(body, limit)
+
+
+# -- regions of uniform blocks ------------------------------------------------------------------
+
+PAIR = b'event: content_block_delta\ndata: {"type": "text_delta", "text": "h\xc3\xa9 %d"}\n\n'
+SINGLE = b'data: {"choices": [{"delta": {"content": "\xe2\x82\xac%d"}}]}\n\n'
+# Blocks that break the uniform shape when mixed in.
+ODD_BLOCKS = [
+    b"event: a\ndata: 1\ndata: 2\n\n",
+    b"event:a\ndata: 1\n\n",
+    b"event: a\ndata:1\n\n",
+    b"event: \ndata: empty name\n\n",
+    b"event: a\n\n",
+    b"data: a\nevent: b\n\n",
+    b"id: 5\ndata: x\n\n",
+    b"event: a\nid: 6\n\n",
+    b"retry: 20\ndata: y\n\n",
+    b": note\ndata: z\n\n",
+    b"custom: 1\ndata: w\n\n",
+    b"data: a\ndata: b\n\n",
+    b"data\n\n",
+    b"\n",
+    b"\n\n",
+    b"event: \xff\ndata: \xfe\n\n",
+    b"data: \xc3\n\n",
+    b"event: e\ndata: " + b"long " * 200 + b"\n\n",
+]
+
+
+def _uniform_stream(seed: int) -> bytes:
+    rng = random.Random(seed)
+    parts = []
+    for i in range(rng.randint(40, 160)):
+        roll = rng.random()
+        if roll < 0.08:
+            parts.append(rng.choice(ODD_BLOCKS))
+        else:
+            parts.append((PAIR if (seed % 2 == 0) == (roll < 0.8) else SINGLE) % i)
+    return b"".join(parts) + rng.choice([b"", b"event: open\ndata: never"])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_uniform_blocks_match_the_oracle_and_the_general_route(seed: int) -> None:
+    body = _uniform_stream(seed)
+    expected = _expected(body)
+    rng = random.Random(seed)
+    for size in (512, 700, 1000, 4096, rng.randint(512, 3000)):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        assert _fed(chunks) == (expected, None)
+        _same_steps(chunks)
+        _same_steps(chunks, comments=True, extra_fields="*")
+    assert _fed([body]) == (expected, None)
+    assert _got(list(iter_sse(random_splits(body, seed=seed, max_size=5000)))) == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_uniform_blocks_keep_the_limit(seed: int) -> None:
+    body = b"data: open block " + b"x" * 300 + b"\n" + _uniform_stream(seed)
+    rng = random.Random(seed)
+    blocks = [b for b in body.split(b"\n\n") if b]
+    biggest = max(len(b) - b.count(b"\n") for b in blocks)
+    for limit in (biggest, biggest - 1, rng.randint(50, biggest), len(body) - 1, len(body)):
+        for size in (600, 4096, rng.randint(512, 2000)):
+            chunks = [body[i : i + size] for i in range(0, len(body), size)]
+            _same_steps(chunks, max_event_size=limit)
+        events, error = _fed([body], max_event_size=limit)
+        assert (events, error.size if error else None) == _model_limit(body, limit)
+
+
+@pytest.mark.parametrize("odd", ODD_BLOCKS)
+@pytest.mark.parametrize("shape", [PAIR, SINGLE])
+def test_one_odd_block_among_uniform_ones(odd: bytes, shape: bytes) -> None:
+    # The odd block lands in the middle of a region of uniform blocks, at its start or end.
+    for before in (0, 1, 5, 20):
+        body = b"".join(shape % i for i in range(before)) + odd + b"".join(shape % i for i in range(20))
+        expected = _expected(body)
+        for size in (512, 600, 1024, len(body)):
+            chunks = [body[i : i + size] for i in range(0, len(body), size)]
+            assert _fed(chunks) == (expected, None)
+            _same_steps(chunks)
+
+
+@pytest.mark.parametrize("shape", [PAIR, SINGLE])
+def test_a_uniform_block_over_the_limit(shape: bytes) -> None:
+    big = shape.replace(b"%d", b"%d" + b"z" * 300)
+    body = b"".join((big if i == 7 else shape) % i for i in range(30))
+    block = big % 7
+    limit = len(block) - block.count(b"\n") - 1
+    events, error = _fed([body], max_event_size=limit)
+    assert (events, error.size if error else None) == _model_limit(body, limit)
+    assert len(events) == 7
+    for size in (512, 800, 2048):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        _same_steps(chunks, max_event_size=limit)
+        _same_steps(chunks, max_event_size=limit + 1)
+
+
+@pytest.mark.parametrize("odd", ODD_BLOCKS)
+def test_region_that_starts_with_the_blank_line_of_the_open_block(odd: bytes) -> None:
+    # The slice before ends right after a line end, so this region starts with a blank line
+    # (the first complete block is then the odd one, not the one after the first LF LF).
+    for shape in (PAIR, SINGLE):
+        head = b"event: open\ndata: 0\n"
+        rest = b"\n" + odd + b"".join(shape % i for i in range(20))
+        expected = _expected(head + rest)
+        for cut in ([head, rest], [head[:-1], b"\n" + rest]):
+            assert _fed(cut) == (expected, None)
+            _same_steps(cut)

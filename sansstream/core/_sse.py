@@ -65,6 +65,8 @@ _COALESCE: Final = 4096
 # feed() applies the lines of slices up to this size in place (beyond it the block-level routes
 # of _parse_lines, which decode many events at once, are faster).
 _SMALL_SLICE: Final = 256
+# Regions at least this big are first tried as blocks of one uniform shape, in bulk.
+_UNIFORM_MIN: Final = 512
 # Decoded event names (``event: content_block_delta``) of the common providers: looking a name
 # up beats decoding it. Fixed: it never grows, so no stream can make it hold more.
 _EVENT_NAMES: Final[dict[bytes, str]] = {
@@ -757,6 +759,8 @@ class SSEParser(Generic[E]):
             # No blank line ends the region, and it is all ``data: `` lines (so none is blank
             # inside it either): the middle of a big event. Added in bulk to the open block.
             return
+        if len(region) >= _UNIFORM_MIN and _FAST_EVENTS and self._uniform_blocks(region):
+            return
         blocks = region.split(b"\n\n")
         # The last piece is the start of a block whose blank line has not arrived: "" when the
         # region ended with a blank line, else lines each ending with LF.
@@ -774,14 +778,6 @@ class SSEParser(Generic[E]):
                 self._lines(first.split(b"\n"))
             self._dispatch()
             del blocks[0], first
-        if (
-            len(blocks) > 1
-            and blocks[0][:7] == b"event: "
-            and len(region) <= min(self._limit, _BIG_REGION)
-            and b"\n\n\n" not in region
-            and self._event_pairs(blocks)
-        ):
-            blocks = []
         append = self._out.append
         limit = self._limit
         names = _EVENT_NAMES
@@ -890,54 +886,102 @@ class SSEParser(Generic[E]):
         self._dirty = True
         return True
 
-    def _event_pairs(self, blocks: list[bytes]) -> bool:
-        """Fast path for fresh complete blocks that are each ``event: name`` then ``data:
-        value`` (the shape of an Anthropic stream), done in bulk: one split into lines, one
-        decode and one split for all the names and for all the data. Appends the events and
-        returns True, or returns False having changed nothing when the blocks have any other
-        shape. The caller checked that no run of three LFs occurs, so no block is empty or
-        starts or ends with an LF: the only empty lines are the n - 1 blank lines between
-        blocks.
+    def _uniform_blocks(self, region: bytes) -> bool:
+        """Bulk route for a region whose complete blocks (after the one begun in earlier bytes)
+        all have one of the two shapes LLM streams send: one ``data: value`` line (OpenAI and
+        most others) or an ``event: name`` line then a ``data: value`` line (Anthropic). The
+        region is split into lines once; the names and the values of all those blocks are each
+        decoded and split once. Applies the region and returns True, or returns False having
+        changed nothing when the blocks have another shape (then the caller goes block by
+        block).
 
-        Shape proof: the lines are [name, data, blank, name, data, blank, ...]: if there are
-        3n - 1 of them and every third one is empty, those are the n - 1 blank lines, so each
-        block has exactly two lines; then every first line must start ``event: `` and every
-        second ``data: ``.
+        Shape proof: between the first blank line (or the region's start, when no block is
+        open) and the last one are k blocks separated by k - 1 blank lines. With blocks of p
+        lines (p = 1 or 2) the lines there number p*k + k - 1, every (p+1)-th is empty and no
+        other is (exactly k - 1 empty lines in all), so each block has exactly p lines. Then
+        the lines in first position, joined with LF, split on "\nevent: " into exactly k
+        pieces after an initial ``event: `` only if each of them starts with ``event: `` (no
+        line holds an LF, so every occurrence starts a line); the same for ``data: ``. The
+        values are what each line holds after its six- or seven-byte field prefix, and
+        invalid UTF-8 cannot span the ASCII separators, so decoding them together is exact.
+        Those blocks hold no ``id`` or ``retry`` line, so each event reports the last event
+        ID as the block before it left it, and no retry. Whether a block breaks
+        max_event_size is not counted here: the route is refused when the region itself is
+        bigger than the limit (each block is smaller than the region).
         """
-        n = len(blocks)
-        lines = b"\n\n".join(blocks).split(b"\n")
-        if len(lines) != 3 * n - 1 or any(lines[2::3]):
+        if len(region) > self._limit:
             return False
-        name_lines = b"\n".join(lines[0::3])
-        data_lines = b"\n".join(lines[1::3])
-        del lines
-        if not name_lines.startswith(b"event: ") or name_lines.count(b"\nevent: ") != n - 1:
+        # A probe before splitting: the first block after the open one must look right.
+        at = region.find(b"\n\n") + 2 if self._dirty else 0
+        if at == 1 or not (region.startswith(b"data: ", at) or region.startswith(b"event: ", at)):
             return False
-        if not data_lines.startswith(b"data: ") or data_lines.count(b"\ndata: ") != n - 1:
-            return False
-        # (Invalid UTF-8 cannot span the ASCII separators, so decoding all at once is exact.)
+        lines = region.split(b"\n")
+        lines.pop()  # the empty text after the final LF
         try:
-            names = name_lines[7:].decode().split("\nevent: ")
-        except UnicodeDecodeError:
-            names = name_lines[7:].decode("utf-8", "replace").split("\nevent: ")
+            first = lines.index(b"") if self._dirty else -1
+            stop = len(lines) - 1 - lines[::-1].index(b"")
+        except ValueError:
+            return False
+        section = lines[first + 1 : stop]
+        if not section:
+            return False
+        period = 2 if section[0][:1] == b"d" else 3
+        k = (len(section) + 1) // period
+        if (
+            len(section) != period * k - 1
+            or any(section[period - 1 :: period])
+            or section.count(b"") != k - 1
+        ):
+            return False
+        if period == 3:
+            name_lines = b"\n".join(section[0::3])
+            if not name_lines.startswith(b"event: "):
+                return False
+            try:
+                names = name_lines[7:].decode().split("\nevent: ")
+            except UnicodeDecodeError:
+                names = name_lines[7:].decode("utf-8", "replace").split("\nevent: ")
+            if len(names) != k:
+                return False
+            if "" in names:
+                # "If the event type buffer has a value other than the empty string..."
+                names = [name or "message" for name in names]
+            data_lines = b"\n".join(section[1::3])
+        else:
+            names = []
+            data_lines = b"\n".join(section[0::2])
+        if not data_lines.startswith(b"data: "):
+            return False
         try:
             texts = data_lines[6:].decode().split("\ndata: ")
         except UnicodeDecodeError:
             texts = data_lines[6:].decode("utf-8", "replace").split("\ndata: ")
-        if "" in names:
-            # "If the event type buffer has a value other than the empty string..."
-            names = [name or "message" for name in names]
-        append = self._out.append
-        last_id = self.last_event_id
-        cls = ServerSentEvent
-        for name, text in zip(names, texts, strict=True):
-            draft = _Draft()
-            draft.data = text
-            draft.event = name
-            draft.id = last_id
-            draft.retry = None
-            draft.__class__ = cls  # type: ignore[assignment]
-            append(draft)  # type: ignore[arg-type]
+        if len(texts) != k:
+            return False
+        del section, data_lines
+        # The shape holds: apply the lines in order.
+        if first >= 0:
+            # The block begun in earlier bytes, by the general rules (it may raise
+            # EventTooLargeError exactly as they would).
+            self._lines(lines[:first])
+            self._dispatch()
+        if names:
+            append = self._out.append
+            last_id = self.last_event_id
+            cls = ServerSentEvent
+            for name, text in zip(names, texts, strict=True):
+                draft = _Draft()
+                draft.data = text
+                draft.event = name
+                draft.id = last_id
+                draft.retry = None
+                draft.__class__ = cls  # type: ignore[assignment]
+                append(draft)  # type: ignore[arg-type]
+        else:
+            _append_messages(self._out, texts, self.last_event_id)
+        if stop + 1 < len(lines):
+            # The complete lines of the block still open.
+            self._lines(lines[stop + 1 :])
         return True
 
     def _lines(self, lines: list[bytes]) -> None:
