@@ -405,3 +405,51 @@ def test_region_that_starts_with_the_blank_line_of_the_open_block(odd: bytes) ->
         for cut in ([head, rest], [head[:-1], b"\n" + rest]):
             assert _fed(cut) == (expected, None)
             _same_steps(cut)
+
+
+# -- feed()'s route for one whole event/data block ------------------------------------------------
+
+WHOLE_PAIRS = [
+    b"event: content_block_delta\ndata: {}\n\n",
+    b"event: \ndata: empty name\n\n",
+    b"event: ping\ndata: \n\n",
+    b"event: \xffodd\ndata: x\n\n",
+    b"event: e\ndata: \xc3\x28\n\n",
+    b"event: e\ndata: two\ndata: lines\n\n",
+    b"event: e\ndata:no space\n\n",
+    b"event:e\ndata: 1\n\n",
+    b"event: e\n\n",
+    b"event: e\nid: 1\n\n",
+    b"event: e\ndata: x\n\n\n",
+    b"event: e\ndata: x\n\nevent: f\ndata: y\n\n",
+    b"event: e\ndata: x\n\ndata: partial",
+    b"event: e\ndata: x\n\nevent: f\ndata: partial",
+]
+
+
+@pytest.mark.parametrize("block", WHOLE_PAIRS)
+def test_whole_blocks_one_per_slice(block: bytes) -> None:
+    # Each slice is a whole block (as iter_sse hands them over), the first one fresh, some
+    # after an id line, some after a partial line of their own first line.
+    for prefix in (b"", b"id: 7\n\ndata: a\n\n", b"retry: 9\ndata: b\n\n"):
+        for split in (0, 3, 9):
+            body = prefix + block * 3 + b"data: end\n\n"
+            chunks = [prefix, *([block[:split], block[split:]] * 3), b"data: end\n\n"]
+            chunks = [c for c in chunks if c]
+            assert _fed(chunks) == (_expected(body), None)
+            _same_steps(chunks)
+            limit = len(block) - block.count(b"\n")
+            _same_steps(chunks, max_event_size=max(1, limit - 3))
+            _same_steps(chunks, max_event_size=limit + 5)
+
+
+def test_whole_block_then_a_partial_line_over_the_limit() -> None:
+    for block in (b"event: e\ndata: x\n\n", b"data: x\n\n"):
+        for end in ([b"\n\n"], [b"z"], []):
+            # (Refused even when the stream ends next: the bytes were held over the limit.)
+            chunks = [block, block + b"data: " + b"y" * 40, *end]
+            _same_steps(chunks, max_event_size=30)
+            events, error = _fed(chunks, max_event_size=30)
+            assert len(events) == 2
+            assert error is not None
+            assert error.size == 46

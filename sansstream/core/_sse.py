@@ -441,6 +441,36 @@ class SSEParser(Generic[E]):
                             tail.clear()
                             tail += rest
                             return out  # type: ignore[return-value]
+                    elif region[:7] == b"event: " and len(region) <= self._room and _FAST_EVENTS:
+                        # Or exactly one block of an ``event: name`` then a ``data: value``
+                        # line (Anthropic's shape; iter_sse hands over such blocks whole): the
+                        # one LF between the two lines is the first one, the data line ends at
+                        # the blank line. A fresh block without ``id`` or ``retry``, so the
+                        # event reports the last event ID as it stands, and no retry.
+                        nl = region.find(10)
+                        rest = data[end + 1 :]
+                        if (
+                            region.startswith(b"data: ", nl + 1)
+                            and region.find(10, nl + 1) == len(region) - 2
+                            and len(rest) <= self._room
+                        ):
+                            raw_name = region[7:nl]
+                            value = region[nl + 7 : -2]
+                            try:
+                                text = value.decode()
+                            except UnicodeDecodeError:
+                                text = _decode(value)
+                            draft = _Draft()
+                            draft.data = text
+                            draft.event = _EVENT_NAMES.get(raw_name) or (
+                                _decode(raw_name) if raw_name else "message"
+                            )
+                            draft.id = self.last_event_id
+                            draft.retry = None
+                            draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                            tail.clear()
+                            tail += rest
+                            return [draft]  # type: ignore[list-item]
             if 13 not in data and type(data) is bytes:
                 # Third quick route, for a slice with exactly one line end (one- and few-byte
                 # slices see each LF alone) or with two in a row: it ends a ``data`` or
