@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sansstream.core import NDJSONParser, SSEParser, iter_sse
-from sansstream.providers import StreamDecoder
+from sansstream.providers import StreamDecoder, decode_stream
 
 SLICES = (1, 7, 64, 4096, 65536)
 CELL_TIMEOUT = 20  # seconds for one run of one cell; beyond it the cell reads "timeout"
@@ -406,6 +406,18 @@ def pipeline_sansstream(provider: str, **opts: Any) -> Callable[[list[bytes]], i
     return run
 
 
+def pipeline_sansstream_iter(provider: str) -> Callable[[list[bytes]], int]:
+    """``decode_stream`` over the slices: the iterator API, as the SDKs are driven."""
+
+    def run(chunks: list[bytes]) -> int:
+        n = 0
+        for _ in decode_stream(provider, chunks):
+            n += 1
+        return n
+
+    return run
+
+
 def _mock_client(chunks: list[bytes], content_type: str, module: str = "httpx") -> Any:
     """An httpx client whose transport answers every request with ``chunks``. (anthropic 2.x
     uses the ``httpx2`` fork, which has the same API.)"""
@@ -579,7 +591,8 @@ def _fmt(cell: Cell | None, best: float | None = None) -> str:
 
 def group(name: str) -> str:
     """Rows are compared within their kind: framing parsers, or full pipelines."""
-    return "pipeline" if ("pipeline" in name or "SDK" in name or "ollama-python" in name) else "framing"
+    pipeline = ("pipeline", "decode_stream", "SDK", "ollama-python")
+    return "pipeline" if any(word in name for word in pipeline) else "framing"
 
 
 def throughput_table(quick: bool, repeats: int, only: list[str] | None = None) -> None:
@@ -616,6 +629,13 @@ def throughput_table(quick: bool, repeats: int, only: list[str] | None = None) -
         if corpus.provider:
             impls.append(
                 (f"sansstream pipeline ({corpus.provider})", pipeline_sansstream(corpus.provider), False)
+            )
+            impls.append(
+                (
+                    f"sansstream decode_stream ({corpus.provider})",
+                    pipeline_sansstream_iter(corpus.provider),
+                    False,
+                )
             )
             if corpus.kind == "ndjson":
                 impls.append(

@@ -4,7 +4,7 @@ framing override, parser options, counters, and linear cost."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -390,3 +390,50 @@ def test_quick_route_and_buffered_route_agree_on_every_fixture() -> None:
                 ), path.name
                 if not raise_errors:  # (raising, the feeding above stops at the error)
                     assert quick.bytes_received == buffered.bytes_received == len(data)
+
+
+def test_decode_stream_matches_the_pull_loop_on_every_fixture_at_small_slices() -> None:
+    # decode_stream gathers slices without a line end and drives feed(); the pull loop
+    # (receive_data + next_chunk per slice) is the reference: same chunks, same error.
+    from provider_support import decode_fixture, fixture_cases, provider_for_fixture
+
+    for path, _expected in fixture_cases():
+        name, options = provider_for_fixture(path)
+        data = path.read_bytes()
+        for size in (1, 7):
+            pieces = [data[i : i + size] for i in range(0, len(data), size)]
+            want = decode_fixture(path, "bytewise")
+            got: list[object] = []
+            error: Exception | None = None
+            try:
+                got.extend(decode_stream(name, pieces, **options))
+            except SansStreamError as exc:
+                error = exc
+            assert [repr(c) for c in got] == [repr(c) for c in want.chunks], (path.name, size)
+            assert repr(error) == repr(want.error), (path.name, size)
+
+
+def test_decode_stream_reads_no_slice_ahead() -> None:
+    # Each chunk is yielded before the slice after the one that completed it is asked for, and
+    # an error right after the chunks before it, not when the next slice comes.
+    stream = text("a") + text("b") + ERROR + text("c")
+    pulled = 0
+
+    def slices() -> Iterator[bytes]:
+        nonlocal pulled
+        for i in range(len(stream)):
+            pulled = i + 1
+            yield stream[i : i + 1]
+
+    seen: list[tuple[str, int]] = []
+
+    def consume() -> None:
+        for chunk in decode_stream("openai", slices()):
+            seen.append((chunk.type, pulled))
+
+    with pytest.raises(ProviderError):
+        consume()
+    assert pulled == len(text("a") + text("b") + ERROR)  # the error's last byte, nothing after
+    first_text_end = len(text("a"))
+    assert ("content", first_text_end) in seen
+    assert seen[-1] == ("content", len(text("a") + text("b")))

@@ -369,6 +369,10 @@ class StreamDecoder:
         )
 
 
+# decode_stream() gathers slices without a line end up to this many bytes (SSE and NDJSON).
+_GATHER = 4096
+
+
 def decode_stream(
     provider: str | Provider,
     chunks: Iterable[bytes],
@@ -379,24 +383,40 @@ def decode_stream(
     **parser_opts: Any,
 ) -> Iterator[Chunk]:
     """Decode a whole byte stream (any slicing) into chunks; no network. Errors are raised at
-    their place in the stream, after every chunk before them was yielded."""
+    their place in the stream, after every chunk before them was yielded.
+
+    Line-based framings (SSE, NDJSON): a slice without CR or LF ends no line, so it cannot
+    complete anything; such slices are gathered (up to 4 KiB) and handed over with the next
+    slice that has a line end. Nothing is read ahead: every chunk is still yielded as soon as
+    the slice that completes it has arrived, and tiny slices cost a list append each."""
     machine = StreamDecoder(
         provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
     )
-    for data in chunks:
-        if not data:
+    feed = machine.feed
+    gather = machine.framing in ("sse", "ndjson")
+    held: list[bytes] = []
+    size = 0
+    for piece in chunks:
+        if not piece:
             continue  # an empty slice from an iterator is not the end of input
-        machine.receive_data(data)
-        while True:
-            chunk = machine.next_chunk()
-            if chunk is NEED_DATA:
-                break
-            if chunk is END:  # pragma: no cover - END only follows receive_data(b"")
-                return
-            yield chunk
-    machine.receive_data(b"")
-    while True:
-        chunk = machine.next_chunk()
-        if chunk is END or chunk is NEED_DATA:
-            return
-        yield chunk
+        data = piece
+        if gather:
+            if 10 not in piece and 13 not in piece:
+                held.append(piece)
+                size += len(piece)
+                if size < _GATHER:
+                    continue
+            elif held:
+                held.append(piece)
+            if held:
+                data = b"".join(held)
+                held.clear()
+                size = 0
+        yield from feed(data)
+        # feed() keeps an error that follows chunks for its next call: ask now, so the error
+        # comes right after them, not when (or if) the next slice arrives.
+        machine.next_chunk()
+    if held:
+        yield from feed(b"".join(held))
+    while out := feed(b""):  # (feed(b"") until nothing is left: see feed())
+        yield from out
