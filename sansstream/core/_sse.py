@@ -13,9 +13,19 @@ Strategy, chosen for speed and for cost that is linear in the bytes however they
 * When asked for events, the parser takes every complete line received so far as one region (up
   to the last CR or LF of the new bytes) and normalises CRLF and CR to LF only when a CR is
   present. A region that is nothing but ``data: ...`` blocks (the shape of nearly every LLM
-  stream) is decoded once and split once on ``"\\n\\ndata: "``; otherwise it is split on blank
-  lines, a block of one ``data:`` line still takes a short cut, and any other block goes through
-  the general line-by-line rules, each quoted from the spec beside its code.
+  stream) is decoded once and split once on ``"\\n\\ndata: "``. Bulk routes take the other
+  common shapes, each checked exactly before it changes anything: complete lines that are all
+  ``data:`` lines (the middle of a big event) become one pre-joined piece of the data buffer
+  (``_data_run``), and blocks that are all ``event:`` + ``data:`` (Anthropic) or all ``data:``
+  have their names and values decoded and split once (``_uniform_blocks``). Anything else is
+  split on blank lines; a block of one ``data:`` line, or of an ``event:`` and a ``data:`` line,
+  still takes a short cut, and any other block goes through the general line-by-line rules, each
+  quoted from the spec beside its code.
+* ``feed()`` has quick routes for small slices (see its comments), where the calls of the
+  general route would cost more than the parsing: a slice without line end, a slice ending
+  one-line ``data`` blocks or one ``event`` + ``data`` block, a slice with one line end, and any
+  other small slice without CR (``_small_lines``: ``event``, ``data`` and blank lines applied in
+  place, the general rules from the first other line on).
 * The unterminated tail is kept apart, already searched: only new bytes are ever searched for
   line ends, so no byte is searched twice and one-byte slices cost the same per byte as large
   ones. The tail grows in place (a bytearray), never by ``bytes + bytes``.
