@@ -509,7 +509,34 @@ class SSEParser(Generic[E]):
                     ):
                         line = b"".join((tail, data[:first])) if tail else data[:first]
                         if line[:5] == b"data:":
-                            self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+                            value = line[6:] if line[5:6] == b" " else line[5:]
+                            if first != end and not self._data:
+                                # The block's only data line, then its blank line (the end of
+                                # most events in small slices): the event is built right here,
+                                # as _dispatch would build it from this one value.
+                                try:
+                                    text = value.decode()
+                                except UnicodeDecodeError:
+                                    text = _decode(value)
+                                raw_type = self._event
+                                name = "message"
+                                if raw_type:
+                                    name = _EVENT_NAMES.get(raw_type) or _decode(raw_type)
+                                draft = _Draft()
+                                draft.data = text
+                                draft.event = name
+                                draft.id = self.last_event_id = self._id_buf
+                                draft.retry = self._block_retry
+                                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                                self._event = b""
+                                self._block_retry = None
+                                self._size = 0
+                                self._dirty = False
+                                self._room = self._limit
+                                tail.clear()
+                                tail += rest
+                                return [draft]  # type: ignore[list-item]
+                            self._data.append(value)
                         elif line[:6] == b"event:":
                             self._event = line[7:] if line[6:7] == b" " else line[6:]
                         else:
