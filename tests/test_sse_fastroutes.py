@@ -17,7 +17,11 @@ Routes covered here:
   error) with receive_data() + next_event(), which never take feed()'s quick routes;
 * regions of uniform blocks (``SSEParser._uniform_blocks``): every block ``data:`` only, or
   ``event:`` then ``data:``, parsed in bulk; odd blocks placed at every position of a region
-  and blocks over the limit must make it step aside.
+  and blocks over the limit must make it step aside;
+* feed()'s route for one whole ``event`` + ``data`` block per slice.
+
+A last property test mixes every kind of line, line end and slice size, with and without limits,
+comments and extra fields, and compares feed() with the general route step by step.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference_sse import reference_parse
 from support import random_splits
 
@@ -453,3 +459,35 @@ def test_whole_block_then_a_partial_line_over_the_limit() -> None:
             assert len(events) == 2
             assert error is not None
             assert error.size == 46
+
+
+# -- everything at once ---------------------------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [*LINES, *[b.rstrip(b"\n") for b in ODD_BLOCKS], b"data: " + b"w" * 300, b"\xef\xbb\xbf", b"\xc3"]
+)
+_ENDS = st.sampled_from([b"\n", b"\n", b"\n", b"\r\n", b"\r"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(st.tuples(_PIECES, _ENDS), max_size=60),
+    sizes=st.lists(st.sampled_from([1, 2, 7, 13, 64, 100, 256, 257, 600, 4096]), min_size=1, max_size=6),
+    limit=st.sampled_from([None, 20, 100, 400, 1000]),
+    options=st.sampled_from([{}, {"comments": True, "extra_fields": "*"}]),
+)
+def test_any_stream_any_slicing_like_the_general_route(
+    lines: list[tuple[bytes, bytes]], sizes: list[int], limit: int | None, options: dict[str, Any]
+) -> None:
+    body = b"".join(line + end for line, end in lines)
+    chunks = []
+    at = 0
+    i = 0
+    while at < len(body):
+        size = sizes[i % len(sizes)]
+        chunks.append(body[at : at + size])
+        at += size
+        i += 1
+    _same_steps(chunks, max_event_size=limit, **options)
+    if limit is None and not options:
+        assert _fed(chunks) == (_expected(body), None)
