@@ -491,3 +491,27 @@ def test_any_stream_any_slicing_like_the_general_route(
     _same_steps(chunks, max_event_size=limit, **options)
     if limit is None and not options:
         assert _fed(chunks) == (_expected(body), None)
+
+
+@pytest.mark.parametrize(
+    "after", [b"event: next", b"event:", b"data: next", b"data:x", b"id: 1", b": c", b"retry: 4"]
+)
+@pytest.mark.parametrize(
+    "before", [b"", b"event: e\n", b"id: 9\n", b"retry: 3\n", b"data: one\n", b"event: \xff\n"]
+)
+def test_slice_ending_a_block_then_one_more_line(before: bytes, after: bytes) -> None:
+    # Slices ``...line end of the data line, blank line, one more line, partial``: the route
+    # that builds the event in place and starts the next block with that line.
+    data_line = b'data: {"text": "caf\xc3\xa9"}'
+    body = before + data_line + b"\n\n" + after + b"\ndata: z\n\n"
+    expected = _expected(body)
+    split = len(before) + 9
+    tail_at = len(body) - 6  # inside ``data: z``: the middle slice ends with a partial line
+    for cut in (split, split - 5, len(before), len(before) + 1):
+        chunks = [c for c in (body[:cut], body[cut:tail_at], body[tail_at:]) if c]
+        assert _fed(chunks) == (expected, None)
+        _same_steps(chunks)
+        # Limits right at the block sizes, where the route must step aside.
+        for limit in (len(before) + len(data_line) - 2, len(data_line), len(after) + 3, len(after) + 9):
+            if limit > 0:
+                _same_steps(chunks, max_event_size=limit)

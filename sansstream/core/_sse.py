@@ -556,6 +556,56 @@ class SSEParser(Generic[E]):
                                 self._out = []
                                 return out  # type: ignore[return-value]
                             return []
+                elif (
+                    first + 1 < end
+                    and data[first + 1] == 10
+                    and (tail or first)
+                    and data.find(10, first + 2) == end
+                    and not self._data
+                    and len(tail) + first < _BIG_REGION
+                    and _FAST_EVENTS
+                ):
+                    # The same for a slice that ends a line, then holds a blank line and one
+                    # more line (at 64 bytes: the end of an Anthropic block and the ``event``
+                    # line of the next one): when the first line is the block's only ``data``
+                    # line and the last one an ``event`` or ``data`` line, the event is built
+                    # here and the last line starts the next block, as _lines would do.
+                    line = b"".join((tail, data[:first])) if tail else data[:first]
+                    after = data[first + 2 : end]
+                    rest = data[end + 1 :]
+                    if (
+                        line[:5] == b"data:"
+                        and (after[:5] == b"data:" or after[:6] == b"event:")
+                        and self._size + len(line) <= self._limit
+                        and len(after) + len(rest) <= self._limit
+                    ):
+                        value = line[6:] if line[5:6] == b" " else line[5:]
+                        try:
+                            text = value.decode()
+                        except UnicodeDecodeError:
+                            text = _decode(value)
+                        raw_type = self._event
+                        name = "message"
+                        if raw_type:
+                            name = _EVENT_NAMES.get(raw_type) or _decode(raw_type)
+                        draft = _Draft()
+                        draft.data = text
+                        draft.event = name
+                        draft.id = self.last_event_id = self._id_buf
+                        draft.retry = self._block_retry
+                        draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                        self._block_retry = None
+                        if after[:5] == b"data:":
+                            self._event = b""
+                            self._data.append(after[6:] if after[5:6] == b" " else after[5:])
+                        else:
+                            self._event = after[7:] if after[6:7] == b" " else after[6:]
+                        self._size = len(after)
+                        self._dirty = True
+                        self._room = self._limit - len(after)
+                        tail.clear()
+                        tail += rest
+                        return [draft]  # type: ignore[list-item]
                 if len(data) <= _SMALL_SLICE and len(tail) < _BIG_REGION and _FAST_EVENTS:
                     # Fourth quick route: any other small slice without CR (at 64 bytes a slice
                     # usually ends one block and starts the next).
