@@ -967,7 +967,7 @@ class SSEParser(Generic[E]):
         rules line by line).
 
         Exact: with the first line starting ``data: ``, every line does when every LF in the
-        range is followed by ``data: ``. Replacing each ``\ndata: `` by an LF keeps one LF per
+        range is followed by ``data: ``. Replacing each ``\\ndata: `` by an LF keeps one LF per
         occurrence and every other LF as it was, and the occurrences cannot overlap (each holds
         one LF, at its start): so the lines are all ``data: `` lines exactly when the bytes
         removed are six per LF left. The result is then the values (each line minus ``data: ``)
@@ -1016,7 +1016,7 @@ class SSEParser(Generic[E]):
         open) and the last one are k blocks separated by k - 1 blank lines. With blocks of p
         lines (p = 1 or 2) the lines there number p*k + k - 1, every (p+1)-th is empty and no
         other is (exactly k - 1 empty lines in all), so each block has exactly p lines. Then
-        the lines in first position, joined with LF, split on "\nevent: " into exactly k
+        the lines in first position, joined with LF, split on ``"\\nevent: "`` into exactly k
         pieces after an initial ``event: `` only if each of them starts with ``event: `` (no
         line holds an LF, so every occurrence starts a line); the same for ``data: ``. The
         values are what each line holds after its six- or seven-byte field prefix, and
