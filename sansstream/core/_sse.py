@@ -423,7 +423,9 @@ class SSEParser(Generic[E]):
                 # byte before the last LF of the slice is an LF too.)
                 if end > 0 and data[end - 1] == 10 and len(tail) + end < _BIG_REGION:
                     region = b"".join((tail, data[: end + 1])) if tail else data[: end + 1]
-                    if region[:6] == b"data: " and region[-2:] == b"\n\n" and len(region) <= self._room:
+                    if region[:6] == b"data: " and len(region) <= self._room:
+                        # (The region ends with LF LF: the last LF of the slice and the one
+                        # before it.)
                         try:
                             text: str | None = region[6:-2].decode()
                         except UnicodeDecodeError:
@@ -431,7 +433,18 @@ class SSEParser(Generic[E]):
                         texts: list[str] | None = None
                         if text is not None:
                             if "\n" not in text:
-                                texts = [text]
+                                rest = data[end + 1 :]
+                                if _FAST_EVENTS and len(rest) <= self._room:
+                                    # One event, the usual case: built without a loop.
+                                    draft = _Draft()
+                                    draft.data = text
+                                    draft.event = "message"
+                                    draft.id = self.last_event_id
+                                    draft.retry = None
+                                    draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                                    tail.clear()
+                                    tail += rest
+                                    return [draft]  # type: ignore[list-item]
                             else:
                                 texts = text.split("\n\ndata: ")
                                 if "\n" in "".join(texts):
