@@ -1092,8 +1092,13 @@ class SSEParser(Generic[E]):
         # The shape holds: apply the lines in order.
         if first >= 0:
             # The block begun in earlier bytes, by the general rules (it may raise
-            # EventTooLargeError exactly as they would).
-            self._lines(lines[:first])
+            # EventTooLargeError exactly as they would). Usually it is the rest of one data
+            # line: the one step _lines would take for it, inline.
+            line = lines[0]
+            if first == 1 and line[:6] == b"data: " and self._size + len(line) <= self._limit:
+                self._data.append(line[6:])
+            else:
+                self._lines(lines[:first])
             self._dispatch()
         if names:
             append = self._out.append
@@ -1110,8 +1115,15 @@ class SSEParser(Generic[E]):
         else:
             _append_messages(self._out, texts, self.last_event_id)
         if stop + 1 < len(lines):
-            # The complete lines of the block still open.
-            self._lines(lines[stop + 1 :])
+            # The complete lines of the block still open (usually its ``event`` line alone: the
+            # step _lines would take for it, inline, in a fresh block).
+            line = lines[stop + 1]
+            if stop + 2 == len(lines) and line[:7] == b"event: " and self._size + len(line) <= self._limit:
+                self._event = line[7:]
+                self._size += len(line)
+                self._dirty = True
+            else:
+                self._lines(lines[stop + 1 :])
         return True
 
     def _lines(self, lines: list[bytes]) -> None:
