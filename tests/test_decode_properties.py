@@ -243,3 +243,44 @@ def test_well_framed_events_with_arbitrary_json(
 ) -> None:
     data = frame(target, payloads, names)
     run(*target, split(data, cut_points), raise_errors=raise_errors, strict=strict)
+
+
+def _outcome(machine: StreamDecoder, drive: str, pieces: list[bytes]) -> tuple[list[str], str]:
+    """Chunks (repr) and the error (type and message) when driven by ``drive``."""
+    got: list[Chunk] = []
+    try:
+        if drive == "pull":
+            for piece in [*pieces, b""]:
+                machine.receive_data(piece)
+                while (chunk := machine.next_chunk()) is not NEED_DATA and chunk is not END:
+                    got.append(chunk)
+        else:
+            for piece in [*pieces, b"", b""]:
+                got.extend(machine.feed(piece))
+    except SansStreamError as exc:
+        return [repr(c) for c in got], f"{type(exc).__name__}: {exc}"
+    return [repr(c) for c in got], ""
+
+
+@SETTINGS
+@given(case=mutated_fixture(), cut_points=cuts, raise_errors=st.booleans(), strict=st.booleans())
+def test_feed_pull_and_decode_stream_agree_on_mutated_fixtures(
+    case: tuple[Path, bytes], cut_points: list[int], raise_errors: bool, strict: bool
+) -> None:
+    # feed() takes the quick routes (parse on arrival, batch decoding), the pull loop does not,
+    # decode_stream gathers slices: the same chunks, then the same error, whatever the bytes.
+    from sansstream.providers import decode_stream
+
+    path, data = case
+    name, options = provider_for_fixture(path)
+    pieces = split(data, cut_points)
+    kwargs: dict[str, Any] = {"raise_errors": raise_errors, "strict": strict, **options}
+    pulled = _outcome(StreamDecoder(name, **kwargs), "pull", pieces)
+    assert _outcome(StreamDecoder(name, **kwargs), "feed", pieces) == pulled
+    streamed: list[Chunk] = []
+    error = ""
+    try:
+        streamed.extend(decode_stream(name, pieces, **kwargs))
+    except SansStreamError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    assert ([repr(c) for c in streamed], error) == pulled
