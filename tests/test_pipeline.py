@@ -437,3 +437,44 @@ def test_decode_stream_reads_no_slice_ahead() -> None:
     first_text_end = len(text("a"))
     assert ("content", first_text_end) in seen
     assert seen[-1] == ("content", len(text("a") + text("b")))
+
+
+def test_slices_without_a_line_end_are_held_and_reach_the_parser_in_time() -> None:
+    # The quick route holds slices that end no line (up to 4 KiB) and hands them over with the
+    # next line end or at the end of input: nothing is lost, counted late or delayed.
+    done = b'{"model":"m","message":{"role":"assistant","content":"!"},"done":true}'  # no LF
+    stream = OLLAMA_LINE % b"a" + done
+    machine = StreamDecoder("ollama")
+    got = [c for i in range(len(stream)) for c in machine.feed(stream[i : i + 1])]
+    assert machine.bytes_received == len(stream)
+    assert [c.text for c in got if isinstance(c, TextDelta)] == ["a"]  # the LF-ended line at once
+    got += machine.feed(b"")  # the last line, with no LF, at the end of input
+    assert [c.text for c in got if isinstance(c, TextDelta)] == ["a", "!"]
+    assert machine.result().done
+    # The same through receive_data / next_chunk, and for SSE without the final blank line.
+    sse = text("a") + b'data: {"choices":[{"index":0,"delta":{"content":"b"}}]}'
+    pulled = StreamDecoder("openai", strict=False)
+    for i in range(len(sse)):
+        pulled.receive_data(sse[i : i + 1])
+        while pulled.next_chunk() is not NEED_DATA:
+            pass
+    pulled.receive_data(b"")
+    while pulled.next_chunk() is not END:
+        pass
+    assert pulled.result().text == "ab"
+    assert pulled.bytes_received == len(sse)
+
+
+@pytest.mark.parametrize(("provider", "option"), [("openai", "max_event_size"), ("ollama", "max_line_size")])
+def test_a_line_without_end_breaks_the_limit_within_the_gathering_window(provider: str, option: str) -> None:
+    limit = 100
+    options: dict[str, Any] = {option: limit}
+    machine = StreamDecoder(provider, **options)
+
+    def feed_bytes() -> None:
+        for _ in range(limit + 4096 + 1):
+            machine.feed(b"x")
+
+    with pytest.raises(EventTooLargeError):
+        feed_bytes()
+    assert machine.bytes_received <= limit + 4096 + 1

@@ -46,6 +46,9 @@ from ._registry import get
 
 __all__ = ["StreamDecoder", "decode_stream"]
 
+# Slices without a line end are gathered up to this many bytes (SSE and NDJSON) before parsing.
+_GATHER = 4096
+
 
 def _make_parser(framing: Framing, options: dict[str, Any]) -> FramingParser[WireEvent]:
     # Imported here so that importing the provider layer does not import every parser.
@@ -105,6 +108,12 @@ class StreamDecoder:
         # Everything received so far was returned and nothing is queued or failed: next_chunk()
         # can answer NEED_DATA at once, and receive_data() may take the quick route.
         self._drained = True
+        # Quick-route slices without CR or LF, not yet handed to the parser: they end no line,
+        # so they can complete nothing. They go over with the next slice that has a line end,
+        # at the end of input, or once _GATHER bytes are held (so a size limit is still
+        # enforced within that many bytes); tiny slices then cost a list append each.
+        self._held: list[bytes] = []
+        self._held_size = 0
         self.wire_events = 0
         self.keepalives = 0
         self.bytes_received = 0
@@ -132,12 +141,16 @@ class StreamDecoder:
         After an error the bytes are dropped: ``next_chunk`` raises that error again.
 
         (Quick route: while the machine is drained, an SSE or NDJSON slice is parsed into wire
-        events as it arrives. That is framing work only, done once either way; decoding still
-        happens in ``next_chunk``, and a framing error is kept and raised there, after every
-        event before it.)"""
+        events as it arrives; a slice without CR or LF, which can complete nothing, is held and
+        parsed with the next one that ends a line, at the end of input, or once 4 KiB are held,
+        so a size limit is enforced within 4 KiB. That is framing work only, done once either
+        way; decoding still happens in ``next_chunk``, and a framing error is kept and raised
+        there, after every event before it.)"""
         if self._drained and data and self._parse_now is not None:
             self._parse_slice(data)
             return
+        if self._held:  # (b"" while drained: the held bytes come before the end)
+            self._parse_held(b"")
         self._drained = False
         if self._error is not None or self._caught is not None:
             self._input_ended = self._input_ended or not data
@@ -159,11 +172,37 @@ class StreamDecoder:
         self._parser.receive_data(data)
 
     def _parse_slice(self, data: bytes) -> bool:
-        """The quick route: parse ``data`` now (the machine is drained); whether anything (events
-        or a framing error) is now waiting for next_chunk."""
+        """The quick route: parse ``data`` now (the machine is drained), or hold it when it ends
+        no line; whether anything (events or a framing error) is now waiting for next_chunk."""
         self.bytes_received += len(data)
+        if 10 not in data and 13 not in data:
+            self._held.append(data)
+            self._held_size += len(data)
+            if self._held_size < _GATHER:
+                return False
+            return self._parse_held(b"")
+        if self._held:
+            return self._parse_held(data)
         try:
             events = self._parse_now(data)  # type: ignore[misc]  # (only called when set)
+        except SansStreamError as exc:
+            self._caught = exc
+            self._drained = False
+            return True
+        if events:
+            self._events.extend(events)
+            self._drained = False
+            return True
+        return False
+
+    def _parse_held(self, data: bytes) -> bool:
+        """Parse the held slices followed by ``data``, as _parse_slice does."""
+        self._held.append(data)
+        joined = b"".join(self._held)
+        self._held.clear()
+        self._held_size = 0
+        try:
+            events = self._parse_now(joined)  # type: ignore[misc]  # (only called when set)
         except SansStreamError as exc:
             self._caught = exc
             self._drained = False
@@ -286,17 +325,26 @@ class StreamDecoder:
             # _parse_slice inlined (receive_data's quick route): for most small slices, this is
             # all the work there is, and the calls would cost as much as the parsing.
             self.bytes_received += len(data)
-            try:
-                events = parse(data)
-            except SansStreamError as exc:
-                events = []
-                self._caught = exc
-                self._drained = False
-            if events:
-                self._events.extend(events)
-                self._drained = False
-            elif self._drained:
-                return []
+            if 10 not in data and 13 not in data:
+                self._held.append(data)
+                self._held_size += len(data)
+                if self._held_size < _GATHER or not self._parse_held(b""):
+                    return []
+            elif self._held:
+                if not self._parse_held(data):
+                    return []
+            else:
+                try:
+                    events = parse(data)
+                except SansStreamError as exc:
+                    events = []
+                    self._caught = exc
+                    self._drained = False
+                if events:
+                    self._events.extend(events)
+                    self._drained = False
+                elif self._drained:
+                    return []
         else:
             self.receive_data(data)
             if self._drained:
@@ -367,10 +415,6 @@ class StreamDecoder:
             f"<StreamDecoder provider={self.provider.name!r} framing={self.framing!r} "
             f"wire_events={self.wire_events} complete={self.complete}>"
         )
-
-
-# decode_stream() gathers slices without a line end up to this many bytes (SSE and NDJSON).
-_GATHER = 4096
 
 
 def decode_stream(
