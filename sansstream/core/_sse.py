@@ -154,21 +154,62 @@ def _relabel_works() -> bool:
 _FAST_EVENTS: Final = _relabel_works()
 
 
-def _append_messages(out: list[AnySSE], texts: list[str], last_event_id: str) -> None:
-    """Append one ``message`` event per text, all with the same id and no retry."""
+def _append_messages(
+    out: list[AnySSE], texts: list[str], last_event_id: str, names: list[str] | None = None
+) -> None:
+    """Append one event per text (named by ``names``, else ``message``), all with the same id
+    and no retry: the bulk routes' loop, without a call per event."""
     if not _FAST_EVENTS:  # pragma: no cover
-        out += [ServerSentEvent(text, "message", last_event_id, None) for text in texts]
+        kinds = names or ["message"] * len(texts)
+        out += [ServerSentEvent(t, k, last_event_id, None) for t, k in zip(texts, kinds, strict=True)]
         return
     append = out.append
     cls = ServerSentEvent
-    for text in texts:
+    if names is None:
+        for text in texts:
+            draft = _Draft()
+            draft.data = text
+            draft.event = "message"
+            draft.id = last_event_id
+            draft.retry = None
+            draft.__class__ = cls  # type: ignore[assignment]
+            append(draft)  # type: ignore[arg-type]
+        return
+    for name, text in zip(names, texts, strict=True):
         draft = _Draft()
         draft.data = text
-        draft.event = "message"
+        draft.event = name
         draft.id = last_event_id
         draft.retry = None
         draft.__class__ = cls  # type: ignore[assignment]
         append(draft)  # type: ignore[arg-type]
+
+
+def _sse_event(text: str, event: str, id: str, retry: int | None) -> ServerSentEvent:
+    """``ServerSentEvent(text, event, id, retry)``, built through _Draft when it can be."""
+    if not _FAST_EVENTS:  # pragma: no cover
+        return ServerSentEvent(text, event, id, retry)
+    draft = _Draft()
+    draft.data = text
+    draft.event = event
+    draft.id = id
+    draft.retry = retry
+    draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+    return draft  # type: ignore[return-value]
+
+
+def _block_event(raw: bytes, raw_type: bytes, id: str, retry: int | None) -> ServerSentEvent:
+    """The event a blank line dispatches: ``raw`` is the data buffer (lines joined with LF),
+    ``raw_type`` the event type buffer. "If the event type buffer has a value other than the
+    empty string, set the type of the newly created event to equal the value of the event type
+    buffer" (the usual names are looked up rather than decoded). Strict decoding first: it is
+    CPython's quicker path, and invalid UTF-8 is rare."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        text = _decode(raw)
+    name = (_EVENT_NAMES.get(raw_type) or _decode(raw_type)) if raw_type else "message"
+    return _sse_event(text, name, id, retry)
 
 
 def _decode(raw: bytes) -> str:
@@ -434,37 +475,23 @@ class SSEParser(Generic[E]):
                         if text is not None:
                             if "\n" not in text:
                                 rest = data[end + 1 :]
-                                if _FAST_EVENTS and len(rest) <= self._room:
+                                if len(rest) <= self._room:
                                     # One event, the usual case: built without a loop.
-                                    draft = _Draft()
-                                    draft.data = text
-                                    draft.event = "message"
-                                    draft.id = self.last_event_id
-                                    draft.retry = None
-                                    draft.__class__ = ServerSentEvent  # type: ignore[assignment]
                                     tail.clear()
                                     tail += rest
-                                    return [draft]  # type: ignore[list-item]
+                                    return [_sse_event(text, "message", self.last_event_id, None)]  # type: ignore[list-item]
                             else:
                                 texts = text.split("\n\ndata: ")
                                 if "\n" in "".join(texts):
                                     texts = None
                         rest = data[end + 1 :]
-                        if texts is not None and _FAST_EVENTS and len(rest) <= self._room:
+                        if texts is not None and len(rest) <= self._room:
                             out: list[AnySSE] = []
-                            last_id = self.last_event_id
-                            for text in texts:
-                                draft = _Draft()
-                                draft.data = text
-                                draft.event = "message"
-                                draft.id = last_id
-                                draft.retry = None
-                                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
-                                out.append(draft)  # type: ignore[arg-type]
+                            _append_messages(out, texts, self.last_event_id)
                             tail.clear()
                             tail += rest
                             return out  # type: ignore[return-value]
-                    elif region[:7] == b"event: " and len(region) <= self._room and _FAST_EVENTS:
+                    elif region[:7] == b"event: " and len(region) <= self._room:
                         # Or exactly one block of an ``event: name`` then a ``data: value``
                         # line (Anthropic's shape; iter_sse hands over such blocks whole): the
                         # one LF between the two lines is the first one, the data line ends at
@@ -477,23 +504,10 @@ class SSEParser(Generic[E]):
                             and region.find(10, nl + 1) == len(region) - 2
                             and len(rest) <= self._room
                         ):
-                            raw_name = region[7:nl]
-                            value = region[nl + 7 : -2]
-                            try:
-                                text = value.decode()
-                            except UnicodeDecodeError:
-                                text = _decode(value)
-                            draft = _Draft()
-                            draft.data = text
-                            draft.event = _EVENT_NAMES.get(raw_name) or (
-                                _decode(raw_name) if raw_name else "message"
-                            )
-                            draft.id = self.last_event_id
-                            draft.retry = None
-                            draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                            event = _block_event(region[nl + 7 : -2], region[7:nl], self.last_event_id, None)
                             tail.clear()
                             tail += rest
-                            return [draft]  # type: ignore[list-item]
+                            return [event]  # type: ignore[list-item]
             if 13 not in data and type(data) is bytes:
                 # Third quick route, for a slice with exactly one line end (one- and few-byte
                 # slices see each LF alone) or with two in a row: it ends a ``data`` or
@@ -518,7 +532,6 @@ class SSEParser(Generic[E]):
                     elif (
                         len(tail) + first + len(rest) <= self._room
                         and len(tail) + first < _BIG_REGION  # a big line: the general route copies less
-                        and _FAST_EVENTS
                     ):
                         line = b"".join((tail, data[:first])) if tail else data[:first]
                         if line[:5] == b"data:":
@@ -527,20 +540,8 @@ class SSEParser(Generic[E]):
                                 # The block's only data line, then its blank line (the end of
                                 # most events in small slices): the event is built right here,
                                 # as _dispatch would build it from this one value.
-                                try:
-                                    text = value.decode()
-                                except UnicodeDecodeError:
-                                    text = _decode(value)
-                                raw_type = self._event
-                                name = "message"
-                                if raw_type:
-                                    name = _EVENT_NAMES.get(raw_type) or _decode(raw_type)
-                                draft = _Draft()
-                                draft.data = text
-                                draft.event = name
-                                draft.id = self.last_event_id = self._id_buf
-                                draft.retry = self._block_retry
-                                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                                self.last_event_id = self._id_buf
+                                event = _block_event(value, self._event, self._id_buf, self._block_retry)
                                 self._event = b""
                                 self._block_retry = None
                                 self._size = 0
@@ -548,7 +549,7 @@ class SSEParser(Generic[E]):
                                 self._room = self._limit
                                 tail.clear()
                                 tail += rest
-                                return [draft]  # type: ignore[list-item]
+                                return [event]  # type: ignore[list-item]
                             self._data.append(value)
                         elif line[:6] == b"event:":
                             self._event = line[7:] if line[6:7] == b" " else line[6:]
@@ -576,7 +577,6 @@ class SSEParser(Generic[E]):
                     and data.find(10, first + 2) == end
                     and not self._data
                     and len(tail) + first < _BIG_REGION
-                    and _FAST_EVENTS
                 ):
                     # The same for a slice that ends a line, then holds a blank line and one
                     # more line (at 64 bytes: the end of an Anthropic block and the ``event``
@@ -593,20 +593,8 @@ class SSEParser(Generic[E]):
                         and len(after) + len(rest) <= self._limit
                     ):
                         value = line[6:] if line[5:6] == b" " else line[5:]
-                        try:
-                            text = value.decode()
-                        except UnicodeDecodeError:
-                            text = _decode(value)
-                        raw_type = self._event
-                        name = "message"
-                        if raw_type:
-                            name = _EVENT_NAMES.get(raw_type) or _decode(raw_type)
-                        draft = _Draft()
-                        draft.data = text
-                        draft.event = name
-                        draft.id = self.last_event_id = self._id_buf
-                        draft.retry = self._block_retry
-                        draft.__class__ = ServerSentEvent  # type: ignore[assignment]
+                        self.last_event_id = self._id_buf
+                        event = _block_event(value, self._event, self._id_buf, self._block_retry)
                         self._block_retry = None
                         if after[:5] == b"data:":
                             self._event = b""
@@ -618,8 +606,8 @@ class SSEParser(Generic[E]):
                         self._room = self._limit - len(after)
                         tail.clear()
                         tail += rest
-                        return [draft]  # type: ignore[list-item]
-                if len(data) <= _SMALL_SLICE and len(tail) < _BIG_REGION and _FAST_EVENTS:
+                        return [event]  # type: ignore[list-item]
+                if len(data) <= _SMALL_SLICE and len(tail) < _BIG_REGION:
                     # Fourth quick route: any other small slice without CR (at 64 bytes a slice
                     # usually ends one block and starts the next).
                     done = self._small_lines(tail, data, end)
@@ -668,24 +656,7 @@ class SSEParser(Generic[E]):
                 pieces = self._data
                 raw = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
                 self._data = []
-                try:
-                    text = raw.decode()
-                except UnicodeDecodeError:
-                    text = _decode(raw)
-                raw_name = self._event
-                if raw_name:
-                    name = _EVENT_NAMES.get(raw_name)
-                    if name is None:
-                        name = _decode(raw_name)
-                else:
-                    name = "message"
-                draft = _Draft()
-                draft.data = text
-                draft.event = name
-                draft.id = self._id_buf
-                draft.retry = self._block_retry
-                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
-                out.append(draft)  # type: ignore[arg-type]
+                out.append(_block_event(raw, self._event, self._id_buf, self._block_retry))
             self._event = b""
             self._block_retry = None
             size = 0
@@ -889,17 +860,12 @@ class SSEParser(Generic[E]):
             # No blank line ends the region, and it is all ``data: `` lines (so none is blank
             # inside it either): the middle of a big event. Added in bulk to the open block.
             return
-        if len(region) >= _UNIFORM_MIN and _FAST_EVENTS and self._uniform_blocks(region):
+        if len(region) >= _UNIFORM_MIN and self._uniform_blocks(region):
             return
         blocks = region.split(b"\n\n")
         # The last piece is the start of a block whose blank line has not arrived: "" when the
         # region ended with a blank line, else lines each ending with LF.
         last = blocks.pop()
-        if not _FAST_EVENTS:  # pragma: no cover
-            for block in blocks:
-                self._lines(block.split(b"\n"))
-                self._dispatch()
-            blocks = []
         if self._dirty and blocks:
             # The first block began in earlier bytes: finish it by the general rules (in bulk
             # when it is all ``data: `` lines, the rest of a big event).
@@ -910,50 +876,26 @@ class SSEParser(Generic[E]):
             del blocks[0], first
         append = self._out.append
         limit = self._limit
-        names = _EVENT_NAMES
-        cls = ServerSentEvent
         last_id = self.last_event_id
         for block in blocks:
             # Fast paths for fresh blocks of the shapes LLM streams send: one ``data`` line
             # (``data: {...}``, OpenAI and most others), or an ``event`` line then one ``data``
-            # line (Anthropic). The event is built in place (see _Draft); nothing else of the
-            # block's state changes: no id or retry line means the last event ID stays as is.
+            # line (Anthropic). Nothing else of the block's state changes: no id or retry line
+            # means the last event ID stays as is.
             if len(block) <= limit:
+                value: bytes | None = None
                 if block[:5] == b"data:":
                     if 10 not in block:
+                        raw_name = b""
                         value = block[6:] if block[5:6] == b" " else block[5:]
-                        try:
-                            text = value.decode()
-                        except UnicodeDecodeError:
-                            text = _decode(value)
-                        draft = _Draft()
-                        draft.data = text
-                        draft.event = "message"
-                        draft.id = last_id
-                        draft.retry = None
-                        draft.__class__ = cls  # type: ignore[assignment]
-                        append(draft)  # type: ignore[arg-type]
-                        continue
                 elif block[:6] == b"event:":
                     nl = block.find(10)
                     if block[nl + 1 : nl + 6] == b"data:" and block.find(10, nl + 1) < 0 and nl > 0:
                         raw_name = block[7:nl] if block[6:7] == b" " else block[6:nl]
-                        name = names.get(raw_name)
-                        if name is None:
-                            name = _decode(raw_name) if raw_name else "message"
                         value = block[nl + 7 :] if block[nl + 6 : nl + 7] == b" " else block[nl + 6 :]
-                        try:
-                            text = value.decode()
-                        except UnicodeDecodeError:
-                            text = _decode(value)
-                        draft = _Draft()
-                        draft.data = text
-                        draft.event = name
-                        draft.id = last_id
-                        draft.retry = None
-                        draft.__class__ = cls  # type: ignore[assignment]
-                        append(draft)  # type: ignore[arg-type]
-                        continue
+                if value is not None:
+                    append(_block_event(value, raw_name, last_id, None))
+                    continue
             # Any other block: the general rules, line by line.
             self._lines(block.split(b"\n"))
             self._dispatch()
@@ -1100,20 +1042,7 @@ class SSEParser(Generic[E]):
             else:
                 self._lines(lines[:first])
             self._dispatch()
-        if names:
-            append = self._out.append
-            last_id = self.last_event_id
-            cls = ServerSentEvent
-            for name, text in zip(names, texts, strict=True):
-                draft = _Draft()
-                draft.data = text
-                draft.event = name
-                draft.id = last_id
-                draft.retry = None
-                draft.__class__ = cls  # type: ignore[assignment]
-                append(draft)  # type: ignore[arg-type]
-        else:
-            _append_messages(self._out, texts, self.last_event_id)
+        _append_messages(self._out, texts, self.last_event_id, names or None)
         if stop + 1 < len(lines):
             # The complete lines of the block still open (usually its ``event`` line alone: the
             # step _lines would take for it, inline, in a fresh block).
@@ -1187,31 +1116,11 @@ class SSEParser(Generic[E]):
         # buffer. The buffer does not get reset."
         self.last_event_id = self._id_buf
         if self._data:
-            # "If the event type buffer has a value other than the empty string, set the type
-            # of the newly created event to equal the value of the event type buffer." (The
-            # usual names are looked up rather than decoded.)
-            raw_type = self._event
-            event_type = (_EVENT_NAMES.get(raw_type) or _decode(raw_type)) if raw_type else "message"
             data, self._data = self._data, []
             # Join, drop the lines, then decode: at most two copies of a big event at a time.
             raw = data[0] if len(data) == 1 else b"\n".join(data)
             del data
-            # (Strict decoding is the faster path in CPython; invalid UTF-8 is rare.)
-            try:
-                text = raw.decode()
-            except UnicodeDecodeError:
-                text = _decode(raw)
-            del raw
-            if _FAST_EVENTS:
-                draft = _Draft()
-                draft.data = text
-                draft.event = event_type
-                draft.id = self._id_buf
-                draft.retry = self._block_retry
-                draft.__class__ = ServerSentEvent  # type: ignore[assignment]
-                self._out.append(draft)  # type: ignore[arg-type]
-            else:  # pragma: no cover
-                self._out.append(ServerSentEvent(text, event_type, self._id_buf, self._block_retry))
+            self._out.append(_block_event(raw, self._event, self._id_buf, self._block_retry))
         # "If the data buffer is an empty string, set the data buffer and the event type buffer
         # to the empty string and return": no event, but the block still ends here.
         self._event = b""
