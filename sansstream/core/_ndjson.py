@@ -26,7 +26,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Literal, NoReturn
 
 from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
-from ..model._events import END, NEED_DATA, EndOfStream, JSONValue, NeedData
+from ..model._events import (
+    END,
+    NEED_DATA,
+    EndOfStream,
+    JSONValue,
+    NeedData,
+    _scan_once,  # json.loads' own scanner: (value, end) from an index
+)
 
 __all__ = ["NDJSONParser", "iter_ndjson", "encode_ndjson", "DEFAULT_MAX_LINE_SIZE"]
 
@@ -38,9 +45,6 @@ while bounding what a runaway or hostile server can make us buffer. ``None`` lif
 _EXCERPT_CHARS: Final = 60  # enough to recognise a line in an error message, short enough to read
 _BOM: Final = b"\xef\xbb\xbf"
 _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended the line)
-# The C scanner behind json.loads: (value, end index) for the value starting at an index. It is
-# a documented-by-source attribute of JSONDecoder that typeshed does not list.
-_scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _NOTHING: Final = object()  # _take() found no complete value
 
 

@@ -46,7 +46,7 @@ from ._registry import get
 
 __all__ = ["StreamDecoder", "decode_stream"]
 
-# Slices without a line end are gathered up to this many bytes (SSE and NDJSON) before parsing.
+# StreamDecoder holds slices without a line end up to this many bytes (SSE and NDJSON).
 _GATHER = 4096
 
 
@@ -86,6 +86,9 @@ class StreamDecoder:
         options.update(parser_opts)
         self._parser = _make_parser(self.framing, options)
         self._decoder = self.provider.decoder()
+        # Whether the decoder has its own is_keepalive (else the base one, inlined when decoding
+        # in bulk).
+        self._own_keepalive = type(self._decoder).is_keepalive is not Decoder.is_keepalive
         self._accumulator = Accumulator()
         # Chunks decoded from one wire event but not yet returned (an event can yield several).
         self._pending: deque[Chunk] = deque()
@@ -150,7 +153,7 @@ class StreamDecoder:
             self._parse_slice(data)
             return
         if self._held:  # (b"" while drained: the held bytes come before the end)
-            self._parse_held(b"")
+            self._parse_bytes(self._take_held(b""))
         self._drained = False
         if self._error is not None or self._caught is not None:
             self._input_ended = self._input_ended or not data
@@ -180,29 +183,24 @@ class StreamDecoder:
             self._held_size += len(data)
             if self._held_size < _GATHER:
                 return False
-            return self._parse_held(b"")
+            data = b""
         if self._held:
-            return self._parse_held(data)
-        try:
-            events = self._parse_now(data)  # type: ignore[misc]  # (only called when set)
-        except SansStreamError as exc:
-            self._caught = exc
-            self._drained = False
-            return True
-        if events:
-            self._events.extend(events)
-            self._drained = False
-            return True
-        return False
+            data = self._take_held(data)
+        return self._parse_bytes(data)
 
-    def _parse_held(self, data: bytes) -> bool:
-        """Parse the held slices followed by ``data``, as _parse_slice does."""
+    def _take_held(self, data: bytes) -> bytes:
+        """The held slices followed by ``data``, joined; nothing is held afterwards."""
         self._held.append(data)
         joined = b"".join(self._held)
         self._held.clear()
         self._held_size = 0
+        return joined
+
+    def _parse_bytes(self, data: bytes) -> bool:
+        """Parse ``data`` with the parser's feed() and queue what it gives for next_chunk (the
+        events, or the framing error); whether anything was queued."""
         try:
-            events = self._parse_now(joined)  # type: ignore[misc]  # (only called when set)
+            events = self._parse_now(data)  # type: ignore[misc]  # (only called when set)
         except SansStreamError as exc:
             self._caught = exc
             self._drained = False
@@ -320,31 +318,9 @@ class StreamDecoder:
         ``feed(b"")`` again (it is allowed) until it returns ``[]`` to be sure nothing is left,
         or use ``next_chunk()`` / ``decode_stream``, which raise exactly in place.
         """
-        parse = self._parse_now
-        if self._drained and data and parse is not None:
-            # _parse_slice inlined (receive_data's quick route): for most small slices, this is
-            # all the work there is, and the calls would cost as much as the parsing.
-            self.bytes_received += len(data)
-            if 10 not in data and 13 not in data:
-                self._held.append(data)
-                self._held_size += len(data)
-                if self._held_size < _GATHER or not self._parse_held(b""):
-                    return []
-            elif self._held:
-                if not self._parse_held(data):
-                    return []
-            else:
-                try:
-                    events = parse(data)
-                except SansStreamError as exc:
-                    events = []
-                    self._caught = exc
-                    self._drained = False
-                if events:
-                    self._events.extend(events)
-                    self._drained = False
-                elif self._drained:
-                    return []
+        if self._drained and data and self._parse_now is not None:
+            if not self._parse_slice(data):  # (receive_data's quick route, without its call)
+                return []
         else:
             self.receive_data(data)
             if self._drained:
@@ -393,12 +369,10 @@ class StreamDecoder:
         events = self._events
         decoder = self._decoder
         add = self._accumulator.add
-        # (The base class's is_keepalive, inlined unless the decoder has its own.)
-        own_keepalive = type(decoder).is_keepalive is not Decoder.is_keepalive
         while events:
             event = events.popleft()
             self.wire_events += 1
-            if decoder.is_keepalive(event) if own_keepalive else isinstance(event, Comment):
+            if decoder.is_keepalive(event) if self._own_keepalive else isinstance(event, Comment):
                 self.keepalives += 1
             chunks = decoder.decode(event)
             for i, chunk in enumerate(chunks):
@@ -429,38 +403,19 @@ def decode_stream(
     """Decode a whole byte stream (any slicing) into chunks; no network. Errors are raised at
     their place in the stream, after every chunk before them was yielded.
 
-    Line-based framings (SSE, NDJSON): a slice without CR or LF ends no line, so it cannot
-    complete anything; such slices are gathered (up to 4 KiB) and handed over with the next
-    slice that has a line end. Nothing is read ahead: every chunk is still yielded as soon as
-    the slice that completes it has arrived, and tiny slices cost a list append each."""
+    Slices are fed as they come; the machine itself holds SSE and NDJSON slices that end no
+    line (see ``StreamDecoder.receive_data``), so nothing is read ahead and every chunk is
+    yielded as soon as the slice that completes it has arrived."""
     machine = StreamDecoder(
         provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
     )
     feed = machine.feed
-    gather = machine.framing in ("sse", "ndjson")
-    held: list[bytes] = []
-    size = 0
-    for piece in chunks:
-        if not piece:
+    for data in chunks:
+        if not data:
             continue  # an empty slice from an iterator is not the end of input
-        data = piece
-        if gather:
-            if 10 not in piece and 13 not in piece:
-                held.append(piece)
-                size += len(piece)
-                if size < _GATHER:
-                    continue
-            elif held:
-                held.append(piece)
-            if held:
-                data = b"".join(held)
-                held.clear()
-                size = 0
         yield from feed(data)
         # feed() keeps an error that follows chunks for its next call: ask now, so the error
         # comes right after them, not when (or if) the next slice arrives.
         machine.next_chunk()
-    if held:
-        yield from feed(b"".join(held))
     while out := feed(b""):  # (feed(b"") until nothing is left: see feed())
         yield from out
