@@ -19,6 +19,8 @@ Interface (kept stable for every test module that imports it):
   (lets cross-family tests such as truncation cover the families that exist).
 - ``wire_event_offsets(data) -> list[int]``: byte offsets just after each blank-line event
   terminator (SSE) or newline (NDJSON): the natural places to cut a stream.
+- ``pull_chunks(machine, pieces)`` / ``feed_chunks(machine, pieces)`` -> ``(chunks, error)``:
+  drive a ``StreamDecoder`` through ``receive_data``/``next_chunk`` or through ``feed()``.
 """
 
 from __future__ import annotations
@@ -190,3 +192,28 @@ def wire_event_offsets(data: bytes, *, limit: int | None = None) -> list[int]:
         step = len(found) / limit
         found = [found[int(k * step)] for k in range(limit)]
     return found
+
+
+def pull_chunks(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[Chunk], SansStreamError | None]:
+    """``receive_data`` / ``next_chunk`` until ``NEED_DATA`` after each piece, then the end;
+    the chunks delivered and the error that stopped it, if any."""
+    got: list[Chunk] = []
+    try:
+        for piece in [*pieces, b""]:
+            machine.receive_data(piece)
+            while (chunk := machine.next_chunk()) is not NEED_DATA and chunk is not END:
+                got.append(chunk)
+    except SansStreamError as exc:
+        return got, exc
+    return got, None
+
+
+def feed_chunks(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[Chunk], SansStreamError | None]:
+    """The same through ``feed()`` (``feed(b"")`` twice at the end: see its docstring)."""
+    got: list[Chunk] = []
+    try:
+        for piece in [*pieces, b"", b""]:
+            got.extend(machine.feed(piece))
+    except SansStreamError as exc:
+        return got, exc
+    return got, None

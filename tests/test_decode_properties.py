@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from provider_support import fixture_cases, provider_for_fixture
+from provider_support import feed_chunks, fixture_cases, provider_for_fixture, pull_chunks
 
 from sansstream.model import END, NEED_DATA, Chunk, ProviderError, SansStreamError
 from sansstream.providers import StreamDecoder
@@ -247,19 +247,8 @@ def test_well_framed_events_with_arbitrary_json(
 
 def _outcome(machine: StreamDecoder, drive: str, pieces: list[bytes]) -> tuple[list[str], str]:
     """Chunks (repr) and the error (type and message) when driven by ``drive``."""
-    got: list[Chunk] = []
-    try:
-        if drive == "pull":
-            for piece in [*pieces, b""]:
-                machine.receive_data(piece)
-                while (chunk := machine.next_chunk()) is not NEED_DATA and chunk is not END:
-                    got.append(chunk)
-        else:
-            for piece in [*pieces, b"", b""]:
-                got.extend(machine.feed(piece))
-    except SansStreamError as exc:
-        return [repr(c) for c in got], f"{type(exc).__name__}: {exc}"
-    return [repr(c) for c in got], ""
+    got, exc = (pull_chunks if drive == "pull" else feed_chunks)(machine, pieces)
+    return [repr(c) for c in got], "" if exc is None else f"{type(exc).__name__}: {exc}"
 
 
 @SETTINGS

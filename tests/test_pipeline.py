@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from provider_support import feed_chunks, pull_chunks
 
 from sansstream.model import (
     END,
@@ -283,30 +284,7 @@ def _slicings(data: bytes) -> dict[str, list[bytes]]:
     }
 
 
-def _pull(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[object], Exception | None]:
-    """receive_data / next_chunk until NEED_DATA after each piece; stops at the first error."""
-    got: list[object] = []
-    try:
-        for piece in [*pieces, b""]:
-            machine.receive_data(piece)
-            while (chunk := machine.next_chunk()) is not NEED_DATA and chunk is not END:
-                got.append(chunk)
-    except SansStreamError as exc:
-        return got, exc
-    return got, None
-
-
-def _feed(machine: StreamDecoder, pieces: list[bytes]) -> tuple[list[object], Exception | None]:
-    got: list[object] = []
-    try:
-        for piece in [*pieces, b"", b""]:
-            got.extend(machine.feed(piece))
-    except SansStreamError as exc:
-        return got, exc
-    return got, None
-
-
-@pytest.mark.parametrize("drive", [_pull, _feed], ids=["pull", "feed"])
+@pytest.mark.parametrize("drive", [pull_chunks, feed_chunks], ids=["pull", "feed"])
 @pytest.mark.parametrize(
     ("provider", "stream", "limit"),
     [
