@@ -353,12 +353,8 @@ def test_quick_route_and_buffered_route_agree_on_every_fixture() -> None:
                 pulled.append(exc)
             for pieces in ([data[i : i + 1] for i in range(len(data))], [data]):
                 quick = StreamDecoder(name, strict=False, raise_errors=raise_errors, **options)
-                fed: list[object] = []
-                try:
-                    for piece in [*pieces, b"", b""]:
-                        fed.extend(quick.feed(piece))
-                except SansStreamError as exc:
-                    fed.append(exc)
+                chunks, error = feed_chunks(quick, pieces)
+                fed: list[object] = [*chunks, error] if error is not None else list(chunks)
                 # (repr: a StreamError holds an exception, and exceptions only equal themselves)
                 assert [repr(c) for c in fed] == [repr(c) for c in pulled], path.name
                 assert repr(quick.result()) == repr(buffered.result()), path.name
