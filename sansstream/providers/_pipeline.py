@@ -403,14 +403,16 @@ def decode_stream(
     """Decode a whole byte stream (any slicing) into chunks; no network. Errors are raised at
     their place in the stream, after every chunk before them was yielded.
 
-    Slices are fed as they come; the machine itself holds SSE and NDJSON slices that end no
-    line (see ``StreamDecoder.receive_data``), so nothing is read ahead and every chunk is
-    yielded as soon as the slice that completes it has arrived."""
+    Slices are fed as they come, except that for SSE and NDJSON a run of slices that end no
+    line is joined first (``_gathered``): the machine would hold them anyway (see
+    ``receive_data``), and joining them here saves a ``feed()`` call per tiny slice. Nothing is
+    read ahead: every chunk is yielded as soon as the slice that completes it has arrived."""
     machine = StreamDecoder(
         provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
     )
     feed = machine.feed
-    for data in chunks:
+    pieces = _gathered(chunks) if machine.framing in ("sse", "ndjson") else chunks
+    for data in pieces:
         if not data:
             continue  # an empty slice from an iterator is not the end of input
         yield from feed(data)
@@ -419,3 +421,27 @@ def decode_stream(
         machine.next_chunk()
     while out := feed(b""):  # (feed(b"") until nothing is left: see feed())
         yield from out
+
+
+def _gathered(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` with each run of slices that hold no CR or LF joined onto the next slice
+    (or yielded once _GATHER bytes are held, or at the end); empty slices dropped."""
+    held: list[bytes] = []
+    size = 0
+    for piece in chunks:
+        if 10 in piece or 13 in piece:
+            if held:
+                held.append(piece)
+                piece = b"".join(held)  # noqa: PLW2901 (the held slices, then this one)
+                held.clear()
+                size = 0
+            yield piece
+        elif piece:
+            held.append(piece)
+            size += len(piece)
+            if size >= _GATHER:
+                yield b"".join(held)
+                held.clear()
+                size = 0
+    if held:
+        yield b"".join(held)
