@@ -46,7 +46,10 @@ from ._registry import get
 
 __all__ = ["StreamDecoder", "decode_stream"]
 
-# StreamDecoder holds slices without a line end up to this many bytes (SSE and NDJSON).
+# The line-based framings: a slice without CR or LF ends no line, so it completes nothing, and
+# their parsers' feed() returns the events before an error and raises it on the next call.
+_LINE_FRAMINGS = ("sse", "ndjson")
+# Slices that end no line are held (StreamDecoder) or joined (decode_stream) up to this size.
 _GATHER = 4096
 
 
@@ -103,7 +106,7 @@ class StreamDecoder:
         # The quick route (see receive_data): the parser's own feed(), for the parsers whose
         # feed() never loses a parsed event to an error (SSE and NDJSON return the events before
         # an error and raise it on their next call).
-        self._parse_now = self._parser.feed if self.framing in ("sse", "ndjson") else None
+        self._parse_now = self._parser.feed if self.framing in _LINE_FRAMINGS else None
         # Wire events the quick route parsed, not yet decoded; and a framing error it caught,
         # raised by next_chunk() after them.
         self._events: deque[WireEvent] = deque()
@@ -411,7 +414,7 @@ def decode_stream(
         provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
     )
     feed = machine.feed
-    pieces = _gathered(chunks) if machine.framing in ("sse", "ndjson") else chunks
+    pieces = _gathered(chunks) if machine.framing in _LINE_FRAMINGS else chunks
     for data in pieces:
         if not data:
             continue  # an empty slice from an iterator is not the end of input
