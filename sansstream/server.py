@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import queue
 import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -52,9 +52,11 @@ from collections.abc import (
     Generator,
     Iterable,
     Iterator,
+    Mapping,
 )
 from typing import Any, Literal, TypeVar
 
+from .core._wirejson import dumps_wire
 from .model._chunks import (
     Chunk,
     Done,
@@ -70,7 +72,7 @@ from .model._chunks import (
     ToolResult,
     Usage,
 )
-from .model._errors import LocalProtocolError
+from .model._errors import LocalProtocolError, ProviderError
 from .model._events import Comment, JSONValue, ServerSentEvent, SSEField
 
 __all__ = [
@@ -85,6 +87,8 @@ __all__ = [
     "ndjson_stream_async",
     "stream_response",
     "KEEPALIVE",
+    "read_last_event_id",
+    "UnresumableIDWarning",
 ]
 
 WireFormat = Literal["slop", "openai", "anthropic", "ollama"]
@@ -226,7 +230,8 @@ class ChunkEncoder:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # The one wire rule for JSON (lone surrogates escaped, NaN/Infinity refused): core/_wirejson.py.
+    return dumps_wire(value)
 
 
 class _SlopEncoder(ChunkEncoder):
@@ -651,12 +656,45 @@ def _is_chunk(item: object) -> bool:
     return isinstance(item, _CHUNK_TYPES)
 
 
+class UnresumableIDWarning(UserWarning):
+    """An SSE event id that a client cannot resume from: HTTP servers strip whitespace around
+    header values (Python's ``str.strip`` in ``wsgiref``, which also removes NBSP and NEL bytes
+    from a UTF-8 id read as Latin-1), so the ``Last-Event-ID`` the server reads back differs from
+    the id it wrote. Use ids without leading or trailing whitespace (ASCII ids are safest)."""
+
+
+def _id_survives_headers(event_id: str) -> bool:
+    """Whether ``event_id`` comes back unchanged through a ``Last-Event-ID`` header read by any
+    server: its UTF-8 bytes, seen as Latin-1 text, must have nothing ``str.strip`` removes."""
+    raw = event_id.encode("utf-8", "surrogatepass").decode("latin-1")
+    return raw == raw.strip()
+
+
+_REFUSED_TYPE = "server_error"
+_REFUSED_CODE = "unencodable_value"
+
+
 class _BodyWriter:
     """Items in, body bytes out, for one response: the logic shared by the sync and async
-    stream functions."""
+    stream functions.
+
+    A value that cannot be written (``dumps_wire`` refuses NaN/Infinity and what JSON has no form
+    for; SSE refuses an id with a line break…) never truncates the body: the writer writes an
+    in-band error in the response's format instead, ends the response there (no terminal
+    marker, as after any error chunk), reports the refusal to ``on_error`` (or as a
+    ``RuntimeWarning`` when there is none) and sets ``stopped`` so the caller stops pulling items.
+    """
 
     def __init__(
-        self, framing: Literal["sse", "ndjson"], format: WireFormat, model: str | None, id: str | None
+        self,
+        framing: Literal["sse", "ndjson"],
+        format: WireFormat,
+        model: str | None,
+        id: str | None,
+        *,
+        last_event_id: str | None = None,
+        reset_id: bool = False,
+        on_error: Callable[[Exception], None] | None = None,
     ):
         from .core import SSEEncoder
 
@@ -667,8 +705,17 @@ class _BodyWriter:
                 raise LocalProtocolError(f"the {format!r} wire format is NDJSON: use ndjson_stream()")
         else:
             self.encoder = chunk_encoder(format, framing="ndjson", model=model, id=id)
-        # Stateful so that pass-through events keep their ids exactly (an id going back to "").
-        self.sse = SSEEncoder()
+        # Stateful so that pass-through events keep their ids exactly (an id going back to ""),
+        # starting from the id the client holds (a resumed EventSource keeps its old one until an
+        # event sets another: an event without id must reset it with an empty `id:` line).
+        self.sse = SSEEncoder(last_event_id=last_event_id or "")
+        if reset_id:
+            # No real id equals this (ids cannot hold NUL), so the first event writes its id
+            # line, the empty one included: the client forgets whatever id it held.
+            self.sse.last_event_id = "\x00"
+        self.on_error = on_error
+        self.stopped = False
+        self._warned_ids: set[str] = set()
 
     def _bytes(self, out: Any) -> bytes:
         if self.framing == "ndjson":
@@ -677,10 +724,26 @@ class _BodyWriter:
             return encode_ndjson(out)
         if isinstance(out, JSONValue):  # pragma: no cover - SSE encoders never produce one
             raise LocalProtocolError("an NDJSON value cannot be written to an SSE stream")
+        if (
+            isinstance(out, ServerSentEvent)
+            and out.id
+            and out.id not in self._warned_ids
+            and not _id_survives_headers(out.id)
+        ):
+            self._warned_ids.add(out.id)
+            warnings.warn(
+                f"the SSE event id {out.id!r} has leading or trailing whitespace (in its UTF-8 "
+                "bytes read as Latin-1): servers strip it from the Last-Event-ID header, so a "
+                "client cannot resume from it; use ids without surrounding whitespace",
+                UnresumableIDWarning,
+                stacklevel=4,
+            )
         data: bytes = self.sse.encode(out)
         return data
 
     def item(self, item: Any) -> list[bytes]:
+        if self.stopped:
+            return []
         if isinstance(item, _Keepalive):
             if self.framing == "ndjson":
                 return [b"\n"]  # an empty line: NDJSON readers skip it
@@ -689,15 +752,40 @@ class _BodyWriter:
             # buffer until an event boundary pass it on at once (a no-op for SSE parsers).
             return [self._bytes(ping) + (b"\n" if isinstance(ping, Comment) else b"")]
         if _is_chunk(item):
-            return [self._bytes(out) for out in self.encoder.encode(item)]
-        if self.framing == "ndjson":
+            ended = self.encoder.terminated  # a chunk now is dropped (after an error) or refused
+            try:
+                return [self._bytes(out) for out in self.encoder.encode(item)]
+            except LocalProtocolError as exc:
+                if ended:  # a chunk after done: the caller's mistake, not a value to report
+                    raise
+                return self._refused(exc)
+        if self.framing == "sse" and not isinstance(item, (ServerSentEvent, Comment, SSEField)):
+            raise LocalProtocolError(
+                "sse_stream() items must be chunks, ServerSentEvent, Comment or SSEField, "
+                f"got {type(item).__name__}"
+            )
+        try:
             return [self._bytes(item)]
-        if isinstance(item, (ServerSentEvent, Comment, SSEField)):
-            return [self._bytes(item)]
-        raise LocalProtocolError(
-            "sse_stream() items must be chunks, ServerSentEvent, Comment or SSEField, "
-            f"got {type(item).__name__}"
+        except LocalProtocolError as exc:
+            if self.encoder.terminated:  # nowhere to put an in-band error after the end
+                raise
+            return self._refused(exc)
+
+    def _refused(self, exc: LocalProtocolError) -> list[bytes]:
+        """The in-band error that replaces a value that cannot be written, and the end."""
+        self.stopped = True
+        error = ProviderError(
+            f"the server could not write the rest of the reply: {exc}",
+            provider="sansstream",
+            type=_REFUSED_TYPE,
+            code=_REFUSED_CODE,
         )
+        out = [self._bytes(event) for event in self.encoder.encode(StreamError(error))]
+        if self.on_error is not None:
+            self.on_error(exc)
+        else:
+            warnings.warn(f"stream ended with an in-band error: {exc}", RuntimeWarning, stacklevel=4)
+        return out
 
     def end(self, done: bool) -> list[bytes]:
         return [self._bytes(out) for out in self.encoder.close(done=done)]
@@ -716,6 +804,8 @@ def _write_body(
     try:
         for item in paced:
             yield from writer.item(item)
+            if writer.stopped:
+                break  # an in-band error ended the response: stop (and close) the source
     finally:
         paced.close()  # stops the keepalive thread at once when the client goes away
     yield from writer.end(done)
@@ -729,6 +819,9 @@ def sse_stream(
     done: bool = True,
     model: str | None = None,
     id: str | None = None,
+    last_event_id: str | None = None,
+    reset_id: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Generator[bytes, None, None]:
     """The body of a ``text/event-stream`` response, as byte slices (one per event).
@@ -737,9 +830,27 @@ def sse_stream(
     pass through unchanged (so a relay can forward events it does not model). At the end, unless
     the items already ended the stream (a ``Done`` or an error chunk), the format's terminal
     marker is written when ``done`` is true. ``keepalive`` (seconds) writes a keepalive whenever
-    nothing was written for that long.
+    nothing was written for that long. An event id with surrounding whitespace draws an
+    ``UnresumableIDWarning`` (such an id cannot come back in ``Last-Event-ID``).
+
+    ``last_event_id`` is the id the client already holds (``read_last_event_id(environ)`` on a
+    resumed ``EventSource`` connection): the first event whose id differs, an event without id
+    included, writes its ``id:`` line, so the client never keeps a stale id. ``reset_id=True``
+    makes the first event write its id line whatever it is (an empty ``id:`` when it has none),
+    for when the id the client holds is unknown.
+
+    A value that cannot be written mid-stream (``NaN`` or ``Infinity`` anywhere in a chunk, an
+    object JSON has no form for) ends the response with an in-band error in ``format`` (read by
+    clients as a provider error: ``ProviderError`` with ``type="server_error"`` and
+    ``code="unencodable_value"`` in sansstream) instead of cutting the body; the source is
+    closed and ``on_error`` (default: a ``RuntimeWarning``) gets the ``LocalProtocolError``.
+    Lone surrogates (half of a pair split across two deltas) are written as ``\\uXXXX``
+    escapes, which every JSON parser reads back, so relaying what was received never fails.
     """
-    yield from _write_body(_BodyWriter("sse", format, model, id), items, keepalive, done, clock)
+    writer = _BodyWriter(
+        "sse", format, model, id, last_event_id=last_event_id, reset_id=reset_id, on_error=on_error
+    )
+    yield from _write_body(writer, items, keepalive, done, clock)
 
 
 def ndjson_stream(
@@ -750,15 +861,18 @@ def ndjson_stream(
     done: bool = True,
     model: str | None = None,
     id: str | None = None,
+    on_error: Callable[[Exception], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Generator[bytes, None, None]:
     """The body of an ``application/x-ndjson`` response, one line per slice.
 
     Chunks are written in ``format`` (``"slop"`` or ``"ollama"``); any other item is written as
     a JSON value of its own (a ``JSONValue`` as its ``value``). Keepalives are empty lines, which
-    NDJSON readers skip. The terminal marker rule is ``sse_stream``'s.
+    NDJSON readers skip. The terminal marker rule is ``sse_stream``'s, and so is the rule for
+    values that cannot be written (an in-band error line, then the end).
     """
-    yield from _write_body(_BodyWriter("ndjson", format, model, id), items, keepalive, done, clock)
+    writer = _BodyWriter("ndjson", format, model, id, on_error=on_error)
+    yield from _write_body(writer, items, keepalive, done, clock)
 
 
 async def _async_with_keepalives(
@@ -813,16 +927,23 @@ async def sse_stream_async(
     done: bool = True,
     model: str | None = None,
     id: str | None = None,
+    last_event_id: str | None = None,
+    reset_id: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """``sse_stream`` for asyncio (ASGI apps: Starlette's ``StreamingResponse``, raw ASGI
     ``http.response.body`` messages…): items from an async iterable (or a plain one that never
-    blocks), keepalives timed by the event loop."""
-    writer = _BodyWriter("sse", format, model, id)
+    blocks), keepalives timed by the event loop. Options as ``sse_stream``."""
+    writer = _BodyWriter(
+        "sse", format, model, id, last_event_id=last_event_id, reset_id=reset_id, on_error=on_error
+    )
     paced = _async_with_keepalives(items, keepalive)
     try:
         async for item in paced:
             for data in writer.item(item):
                 yield data
+            if writer.stopped:
+                break  # an in-band error ended the response: stop (and close) the source
     finally:
         await paced.aclose()  # `async for` does not close it: do it, so the source is closed
     for data in writer.end(done):
@@ -837,18 +958,107 @@ async def ndjson_stream_async(
     done: bool = True,
     model: str | None = None,
     id: str | None = None,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """``ndjson_stream`` for asyncio, as ``sse_stream_async``."""
-    writer = _BodyWriter("ndjson", format, model, id)
+    writer = _BodyWriter("ndjson", format, model, id, on_error=on_error)
     paced = _async_with_keepalives(items, keepalive)
     try:
         async for item in paced:
             for data in writer.item(item):
                 yield data
+            if writer.stopped:
+                break  # an in-band error ended the response: stop (and close) the source
     finally:
         await paced.aclose()  # `async for` does not close it: do it, so the source is closed
     for data in writer.end(done):
         yield data
+
+
+# --- resuming an EventSource ------------------------------------------------------------------
+
+_LAST_EVENT_ID = "last-event-id"
+
+
+def read_last_event_id(request: Any) -> str | None:
+    """The id a reconnecting ``EventSource`` resumes after (its ``Last-Event-ID`` header), or
+    ``None`` when the request has none (a first connection, or a client that held no id).
+
+    ``request`` is whatever the server hands the app: a WSGI ``environ``, an ASGI ``scope``, a
+    mapping of header names to values (``http.server``'s ``self.headers``, a framework's
+    ``request.headers``, a dict) or an iterable of ``(name, value)`` pairs (``str`` or ``bytes``).
+
+    Browsers send the id as UTF-8 bytes while WSGI and most frameworks hand header values over
+    as Latin-1 text (PEP 3333), so a ``str`` value is turned back into its bytes and decoded as
+    UTF-8 (a value that is not Latin-1 text was decoded already and is kept). Whitespace around
+    the value is not part of it (HTTP strips it): an id that had some cannot be matched, which
+    draws an ``UnresumableIDWarning``, as does a value that is not UTF-8 (undecodable bytes
+    become U+FFFD). Hand the id to ``sse_stream(..., last_event_id=...)`` too, so events without
+    ids reset the client's stale one.
+
+    Example (WSGI)::
+
+        def app(environ, start_response):
+            last = read_last_event_id(environ)
+            start = 0 if last is None else int(last) + 1
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+            events = (ServerSentEvent(token, id=str(n)) for n, token in enumerate(TOKENS) if n >= start)
+            return sse_stream(events, done=False, last_event_id=last)
+    """
+    raw = _find_last_event_id(request)
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            data = raw.encode("latin-1")
+        except UnicodeEncodeError:  # already decoded as Unicode by the framework
+            data = raw.encode("utf-8", "surrogatepass")
+    else:
+        data = bytes(raw)
+    stripped = data.strip(b" \t")
+    try:
+        value = stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        value = stripped.decode("utf-8", "replace")
+        warnings.warn(
+            f"the Last-Event-ID header {value!r} is not valid UTF-8, so it matches no id an SSE "
+            "stream can carry (a WSGI server's str.strip() also cuts an id whose last UTF-8 byte "
+            "is 0x85 or 0xA0, e.g. one ending in 'à'); use ids without surrounding whitespace",
+            UnresumableIDWarning,
+            stacklevel=2,
+        )
+        return value
+    if stripped != data:
+        warnings.warn(
+            f"the Last-Event-ID header {value!r} came with surrounding whitespace, which HTTP "
+            "strips: the id it stood for cannot be matched exactly; use ids without it",
+            UnresumableIDWarning,
+            stacklevel=2,
+        )
+    return value
+
+
+def _find_last_event_id(request: Any) -> str | bytes | None:
+    if isinstance(request, Mapping):
+        if "HTTP_LAST_EVENT_ID" in request or "wsgi.version" in request or "REQUEST_METHOD" in request:
+            value = request.get("HTTP_LAST_EVENT_ID")  # WSGI: Latin-1 text, already stripped
+            return value if isinstance(value, str) else None
+        if request.get("type") in ("http", "websocket") and "headers" in request:
+            request = request["headers"]  # ASGI: [(bytes, bytes)], names lower-cased
+        else:
+            getter = getattr(request, "get", None)
+            for name in ("Last-Event-ID", _LAST_EVENT_ID):  # case-insensitive mappings
+                found = getter(name) if getter is not None else None
+                if isinstance(found, (str, bytes)):
+                    return found
+            request = request.items()
+    found_value: str | bytes | None = None
+    for pair in request:
+        name, value = pair
+        key = name.decode("latin-1") if isinstance(name, (bytes, bytearray)) else str(name)
+        if key.lower() == _LAST_EVENT_ID and isinstance(value, (str, bytes, bytearray)):
+            found_value = bytes(value) if isinstance(value, bytearray) else value
+    return found_value
 
 
 _WORD = re.compile(r"\s*\S+|\s+$")

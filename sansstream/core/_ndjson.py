@@ -34,6 +34,7 @@ from ..model._events import (
     NeedData,
     _scan_once,  # json.loads' own scanner: (value, end) from an index
 )
+from ._wirejson import dumps_wire
 
 __all__ = ["NDJSONParser", "iter_ndjson", "encode_ndjson", "DEFAULT_MAX_LINE_SIZE"]
 
@@ -583,14 +584,5 @@ def encode_ndjson(value: Any) -> bytes:
     """
     if isinstance(value, JSONValue):
         value = value.value
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise LocalProtocolError(
-            f"cannot encode {type(value).__name__} value as an NDJSON line: {exc}"
-        ) from None
-    try:
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        # Lone surrogates cannot be UTF-8; \uXXXX escapes carry them and still round-trip.
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    # The one wire rule (lone surrogates escaped, NaN/Infinity refused): see core/_wirejson.py.
+    return dumps_wire(value).encode("utf-8") + b"\n"

@@ -37,15 +37,23 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def dumps_wire(value: Any) -> str:
-    """``value`` as compact JSON text that encodes to UTF-8 and that every JSON parser accepts."""
+    """``value`` as compact JSON text that encodes to UTF-8 and that every JSON parser accepts.
+
+    Raises ``LocalProtocolError`` (message starting "cannot encode") for NaN and infinities and
+    for what JSON has no form for (sets, bytes, arbitrary objects, circular structures)."""
     try:
         text = _ENCODER.encode(value)
     except ValueError as exc:
-        if "JSON compliant" not in str(exc):
-            raise
+        if "JSON compliant" in str(exc):
+            raise LocalProtocolError(
+                "cannot encode NaN or Infinity as JSON (browsers' JSON.parse rejects them): "
+                "replace non-finite floats (e.g. with None or a string) before sending"
+            ) from None
+        raise LocalProtocolError(f"cannot encode a {type(value).__name__} value as JSON: {exc}") from None
+    except (TypeError, RecursionError) as exc:
         raise LocalProtocolError(
-            "cannot write NaN or Infinity as JSON (browsers' JSON.parse rejects them): "
-            "replace non-finite floats (e.g. with None or a string) before sending"
+            f"cannot encode a {type(value).__name__} value as JSON: {exc}; convert it to "
+            "dicts, lists, strings, numbers, booleans and None first"
         ) from None
     if text.isascii():
         return text
