@@ -788,7 +788,12 @@ class _BodyWriter:
         return out
 
     def end(self, done: bool) -> list[bytes]:
-        return [self._bytes(out) for out in self.encoder.close(done=done)]
+        if self.stopped:
+            return []
+        try:  # what a format holds until the end (Anthropic's usage) can be refused here too
+            return [self._bytes(out) for out in self.encoder.close(done=done)]
+        except LocalProtocolError as exc:
+            return self._refused(exc)
 
 
 def _write_body(
@@ -1005,7 +1010,7 @@ def read_last_event_id(request: Any) -> str | None:
             events = (ServerSentEvent(token, id=str(n)) for n, token in enumerate(TOKENS) if n >= start)
             return sse_stream(events, done=False, last_event_id=last)
     """
-    raw = _find_last_event_id(request)
+    raw, wsgi = _find_last_event_id(request)
     if raw is None:
         return None
     if isinstance(raw, str):
@@ -1013,6 +1018,11 @@ def read_last_event_id(request: Any) -> str | None:
             data = raw.encode("latin-1")
         except UnicodeEncodeError:  # already decoded as Unicode by the framework
             data = raw.encode("utf-8", "surrogatepass")
+        else:
+            if not wsgi and not _is_utf8(data):
+                # Latin-1 text that is no UTF-8 seen as Latin-1: outside WSGI (where PEP 3333
+                # fixes the decoding) that is text a framework decoded already, e.g. "é".
+                data = raw.encode("utf-8", "surrogatepass")
     else:
         data = bytes(raw)
     stripped = data.strip(b" \t")
@@ -1038,27 +1048,36 @@ def read_last_event_id(request: Any) -> str | None:
     return value
 
 
-def _find_last_event_id(request: Any) -> str | bytes | None:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _find_last_event_id(request: Any) -> tuple[str | bytes | None, bool]:
+    """The raw header value, and whether it came from a WSGI environ."""
     if isinstance(request, Mapping):
         if "HTTP_LAST_EVENT_ID" in request or "wsgi.version" in request or "REQUEST_METHOD" in request:
             value = request.get("HTTP_LAST_EVENT_ID")  # WSGI: Latin-1 text, already stripped
-            return value if isinstance(value, str) else None
+            return (value if isinstance(value, str) else None), True
         if request.get("type") in ("http", "websocket") and "headers" in request:
             request = request["headers"]  # ASGI: [(bytes, bytes)], names lower-cased
-        else:
-            getter = getattr(request, "get", None)
-            for name in ("Last-Event-ID", _LAST_EVENT_ID):  # case-insensitive mappings
-                found = getter(name) if getter is not None else None
-                if isinstance(found, (str, bytes)):
-                    return found
-            request = request.items()
+    getter, items = getattr(request, "get", None), getattr(request, "items", None)
+    if callable(getter) and callable(items):  # a mapping, or mapping-like (email.message.Message)
+        for name in ("Last-Event-ID", _LAST_EVENT_ID):  # case-insensitive ones find it at once
+            found = getter(name)
+            if isinstance(found, (str, bytes)):
+                return found, False
+        request = items()
     found_value: str | bytes | None = None
     for pair in request:
         name, value = pair
         key = name.decode("latin-1") if isinstance(name, (bytes, bytearray)) else str(name)
         if key.lower() == _LAST_EVENT_ID and isinstance(value, (str, bytes, bytearray)):
             found_value = bytes(value) if isinstance(value, bytearray) else value
-    return found_value
+    return found_value, False
 
 
 _WORD = re.compile(r"\s*\S+|\s+$")

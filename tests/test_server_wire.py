@@ -1,0 +1,371 @@
+"""JSON that every client parses, and SSE resume, on the server side (sansstream.server).
+
+One rule for every writer (``dumps_wire``): a lone surrogate (half of a pair an upstream split
+across two deltas) is written as a ``\\uXXXX`` escape, so relaying it never fails and a
+JavaScript client joins the halves back; NaN and Infinity are refused, and mid-stream that
+refusal is an in-band error followed by a clean end. Checked through every wire format with our
+decoders, and over HTTP with the official SDKs and the Python SSE clients (httpx-sse,
+sseclient-py). Resume: ``last_event_id=`` / ``reset_id=`` and ``read_last_event_id``, with
+``connect_sse`` reconnecting to a real ``wsgiref`` server.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+import math
+import threading
+import warnings
+import wsgiref.simple_server
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from sansstream.api import connect_sse
+from sansstream.core import NDJSONParser, SSEParser, encode_ndjson
+from sansstream.core._wirejson import dumps_wire
+from sansstream.model import (
+    Chunk,
+    Done,
+    Finish,
+    LocalProtocolError,
+    ProviderError,
+    ReasoningDelta,
+    ResponseStart,
+    ServerSentEvent,
+    TextDelta,
+    ToolCallEnd,
+    ToolResult,
+    Usage,
+)
+from sansstream.providers import decode_stream
+from sansstream.server import (
+    UnresumableIDWarning,
+    ndjson_stream,
+    read_last_event_id,
+    sse_stream,
+    stream_response,
+)
+from sansstream.testing import rechunk
+
+FORMATS = ["slop", "slop-ndjson", "openai", "anthropic", "ollama"]
+
+
+def body_for(fmt: str, chunks: Iterable[Any], **kw: Any) -> bytes:
+    if fmt == "slop-ndjson":
+        return b"".join(ndjson_stream(chunks, format="slop", **kw))
+    writer = ndjson_stream if fmt == "ollama" else sse_stream
+    return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[arg-type]
+
+
+def decode(fmt: str, pieces: Iterable[bytes], **kw: Any) -> Iterator[Chunk]:
+    if fmt == "slop-ndjson":
+        return decode_stream("slop", pieces, framing="ndjson", **kw)
+    return decode_stream(fmt, pieces, **kw)
+
+
+def strict_json(text: str) -> Any:
+    """``JSON.parse``'s rules: NaN and Infinity are not JSON."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def payloads(fmt: str, body: bytes) -> list[Any]:
+    """Every JSON payload of a body, parsed as a browser would (strict UTF-8, strict JSON)."""
+    text = body.decode("utf-8")  # strict: a lone surrogate written raw would fail here
+    if fmt in ("slop-ndjson", "ollama"):
+        return [strict_json(line) for line in text.splitlines() if line]
+    events = SSEParser().feed(body)
+    return [strict_json(e.data) for e in events if e.data != "[DONE]"]
+
+
+def as_js_string(text: str) -> str:
+    """What a JavaScript string holding these UTF-16 code units reads as."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+SPLIT_PAIRS: list[Chunk] = [
+    ResponseStart(id="r1", model="m"),
+    ReasoningDelta(text="hmm \ud83e"),  # 🤔 split in two deltas
+    ReasoningDelta(text="\udd14"),
+    TextDelta("smile \ud83d"),  # 😀 split in two deltas
+    TextDelta("\ude00 and \U0001f389 whole"),
+    ToolCallEnd(index=0, id="c1", name="f", arguments='{"e": "\\ud83d\\ude00"}', input={"e": "😀"}),
+    Finish(reason="tool_calls", raw_reason="tool_calls"),
+    Usage(input_tokens=3, output_tokens=4),
+    Done(),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_split_surrogate_pairs_relay_through_every_format(fmt: str) -> None:
+    body = body_for(fmt, SPLIT_PAIRS)
+    assert len(payloads(fmt, body)) >= 3  # valid UTF-8, every payload strict JSON
+    assert b"\\ud83d" in body  # the halves travel as escapes
+    for mode in ("whole", "bytewise"):
+        chunks = list(decode(fmt, rechunk(body, mode)))
+        text = "".join(c.text for c in chunks if isinstance(c, TextDelta))
+        assert text == "smile \ud83d\ude00 and \U0001f389 whole"
+        assert as_js_string(text) == "smile 😀 and 🎉 whole"
+        reasoning = "".join(c.text for c in chunks if isinstance(c, ReasoningDelta))
+        assert as_js_string(reasoning) == "hmm 🤔"
+        (call,) = [c for c in chunks if isinstance(c, ToolCallEnd)]
+        assert call.input == {"e": "😀"}
+        assert chunks[-1].type == "done"
+
+
+def test_dumps_wire_is_the_rule() -> None:
+    assert dumps_wire({"a": "\ud83d", "b": "é\u2028"}) == '{"a":"\\ud83d","b":"é\u2028"}'
+    assert json.loads(dumps_wire(["\ud83d", "\ude00"])) == ["\ud83d", "\ude00"]
+    assert json.loads(dumps_wire("\ud83d\ude00")) == "😀"  # a pair written as two escapes joins
+    for value in (math.nan, math.inf, -math.inf, {"x": [1.0, math.nan]}):
+        with pytest.raises(LocalProtocolError, match="NaN or Infinity"):
+            dumps_wire(value)
+    loop: list[Any] = []
+    loop.append(loop)
+    for bad in ({1, 2}, b"bytes", object(), loop):
+        with pytest.raises(LocalProtocolError, match="cannot encode"):
+            dumps_wire(bad)
+    # The core NDJSON encoder follows the same rule.
+    assert encode_ndjson({"t": "\ude00"}) == b'{"t":"\\ude00"}\n'
+    with pytest.raises(LocalProtocolError, match="NaN or Infinity"):
+        encode_ndjson([math.inf])
+
+
+# Where each format writes a number the caller provided: a NaN there must be refused.
+NAN_CHUNKS: dict[str, Chunk] = {
+    "slop": ToolResult(tool_call_id="c1", kind="tool_result", content={"score": math.nan}),
+    "slop-ndjson": ToolResult(tool_call_id="c1", kind="tool_result", content={"score": math.inf}),
+    "openai": Usage(input_tokens=math.nan, output_tokens=2),  # type: ignore[arg-type]
+    "anthropic": Usage(input_tokens=1, output_tokens=math.inf),  # type: ignore[arg-type]  # held to the end
+    "ollama": ToolCallEnd(index=0, id="c", name="f", arguments="{}", input={"x": -math.inf}),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nan_mid_stream_is_an_in_band_error_then_a_clean_end(fmt: str) -> None:
+    source_closed = threading.Event()
+    refused: list[Exception] = []
+
+    def source() -> Iterator[Chunk]:
+        try:
+            yield ResponseStart(id="r", model="m")
+            yield TextDelta("partial")
+            yield NAN_CHUNKS[fmt]
+            yield TextDelta(" more")  # written only where the refused value waits for the end
+            yield Finish(reason="stop")
+            yield Done()
+        finally:
+            source_closed.set()
+
+    body = body_for(fmt, source(), on_error=refused.append)
+    objects = payloads(fmt, body)  # nothing a browser's JSON.parse would throw on
+    assert b"[DONE]" not in body
+    assert b"message_stop" not in body
+    assert b'"done":true' not in body
+    seen: list[Chunk] = []
+    with pytest.raises(ProviderError) as info:  # noqa: PT012 - the loop is the point
+        for chunk in decode(fmt, rechunk(body, "bytewise")):
+            seen.append(chunk)
+    assert "NaN or Infinity" in info.value.message
+    held = fmt == "anthropic"  # Anthropic's usage goes out with message_delta, at the end
+    text = "".join(c.text for c in seen if isinstance(c, TextDelta))
+    assert text == ("partial more" if held else "partial")
+    assert source_closed.is_set()
+    assert len(refused) == 1
+    assert isinstance(refused[0], LocalProtocolError)
+    assert objects  # the in-band error is the last payload
+    last = json.dumps(objects[-1])
+    assert "error" in last
+
+
+def test_refusal_without_on_error_warns() -> None:
+    items: list[Chunk] = [TextDelta("a"), ToolResult(tool_call_id="c", kind="tool_result", content=[math.nan])]
+    with pytest.warns(RuntimeWarning, match="NaN or Infinity"):
+        body = b"".join(sse_stream(items))
+    assert [e.json()["type"] for e in SSEParser().feed(body)] == ["content", "error"]
+
+
+def test_ndjson_values_follow_the_same_rule() -> None:
+    refused: list[Exception] = []
+    items = [{"ok": "\ud83d"}, {"bad": math.nan}, {"after": 1}]
+    body = b"".join(ndjson_stream(items, on_error=refused.append))
+    values = [v.value for v in NDJSONParser().feed(body)]
+    assert values[0] == {"ok": "\ud83d"}
+    assert values[1]["type"] == "error"
+    assert len(values) == 2
+    assert len(refused) == 1
+
+
+def test_a_chunk_after_done_is_still_the_callers_mistake() -> None:
+    with pytest.raises(LocalProtocolError, match="after the end"):
+        list(sse_stream([Done(), TextDelta("late")], format="openai"))
+
+
+# -- real HTTP clients ---------------------------------------------------------------------------
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Served:
+    """A ``wsgiref`` server on loopback for the duration of a ``with`` block."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def chunks_app(chunks: list[Any]) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ["PATH_INFO"]
+        fmt = "anthropic" if path.endswith("/messages") else "openai" if "chat" in path else "slop"
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return sse_stream(chunks, format=fmt)  # type: ignore[arg-type]
+
+    return app
+
+
+def test_official_sdks_read_split_pairs() -> None:
+    openai = pytest.importorskip("openai")
+    anthropic = pytest.importorskip("anthropic")
+    chunks = [c for c in SPLIT_PAIRS if not isinstance(c, (ToolCallEnd, ReasoningDelta))]
+    with Served(chunks_app(chunks)) as served:
+        client = openai.OpenAI(api_key="dummy", base_url=served.url + "/v1", max_retries=0)
+        pieces = []
+        for chunk in client.chat.completions.create(model="m", messages=[], stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                pieces.append(chunk.choices[0].delta.content)
+        assert as_js_string("".join(pieces)) == "smile 😀 and 🎉 whole"
+        an = anthropic.Anthropic(api_key="dummy", base_url=served.url, max_retries=0)
+        with an.messages.stream(model="m", max_tokens=5, messages=[]) as stream:
+            assert as_js_string("".join(stream.text_stream)) == "smile 😀 and 🎉 whole"
+
+
+def test_python_sse_clients_read_split_pairs_and_the_in_band_error() -> None:
+    httpx = pytest.importorskip("httpx")
+    httpx_sse = pytest.importorskip("httpx_sse")
+    sseclient = pytest.importorskip("sseclient")
+    nan = ToolResult(tool_call_id="c", kind="tool_result", content={"v": math.nan})
+    chunks: list[Chunk] = [TextDelta("smile \ud83d"), TextDelta("\ude00"), nan, TextDelta("lost")]
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return sse_stream(chunks, on_error=lambda exc: None)
+
+    with Served(app) as served:
+        with httpx.Client() as client, httpx_sse.connect_sse(client, "GET", served.url) as source:
+            a = [strict_json(e.data) for e in source.iter_sse()]
+        with httpx.Client() as client, client.stream("GET", served.url) as response:
+            b = [strict_json(e.data) for e in sseclient.SSEClient(response.iter_bytes()).events()]
+    for objects in (a, b):
+        assert [o["type"] for o in objects] == ["content", "content", "error"]
+        assert as_js_string("".join(o["content"] for o in objects[:2])) == "smile 😀"
+        assert objects[2]["code"] == "unencodable_value"
+
+
+# -- resume ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pass_id", [True, False])
+def test_resumed_stream_without_ids_resets_the_clients_stale_id(pass_id: bool) -> None:
+    """First connection: events with ids 1 and 2, then the server drops it. Second connection
+    (Last-Event-ID: 2): a chunk reply, whose events carry no id. With last_event_id= the client
+    reports them with id "" (as a fresh stream); without it they would inherit "2" and a later
+    reconnect would resume from a stale place."""
+    connections: list[str | None] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        last = read_last_event_id(environ)
+        connections.append(last)
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        if last is None:
+            first = [ServerSentEvent("one", id="1", retry=10), ServerSentEvent("two", id="2")]
+            return sse_stream(first, done=False)
+        reply = stream_response("after resume", words_per_chunk=5)
+        return sse_stream(reply, last_event_id=last if pass_id else None)
+
+    with Served(app) as served, connect_sse(served.url, timeout=5) as source:
+        events = []
+        for event in source:
+            events.append(event)
+            if event.data.startswith("{") and event.json()["type"] == "done":
+                break
+    assert connections == [None, "2"]
+    assert [e.id for e in events[:2]] == ["1", "2"]
+    assert {e.id for e in events[2:]} == ({""} if pass_id else {"2"})
+
+
+def test_reset_id_writes_an_empty_id_line_first() -> None:
+    body = b"".join(sse_stream(stream_response("x"), reset_id=True))
+    assert body.startswith(b"id:\n")
+    events = SSEParser(last_event_id="stale").feed(body)
+    assert {e.id for e in events} == {""}
+    # Not asked: no id line at all (the default assumes the client holds no id).
+    assert b"id:" not in b"".join(sse_stream(stream_response("x")))
+
+
+def test_read_last_event_id_from_a_real_wsgi_server_and_connect_sse() -> None:
+    got: list[str | None] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got.append(read_last_event_id(environ))
+        got.append(str([w.category.__name__ for w in caught]))
+        start_response("204 No Content", [])  # EventSource: stop, do not reconnect
+        return []
+
+    with Served(app) as served:
+        for last in ("réponse-7", "日本-3", "voilà"):
+            with connect_sse(served.url, last_event_id=last, timeout=5) as source:
+                assert list(source) == []
+    assert got[0:2] == ["réponse-7", "[]"]
+    assert got[2:4] == ["日本-3", "[]"]
+    # wsgiref's str.strip() cut 0xA0, the last byte of "à" read as Latin-1: unresumable, and said so.
+    assert got[4] == "voil\ufffd"
+    assert got[5] == "['UnresumableIDWarning']"
+
+
+def test_read_last_event_id_from_every_request_shape() -> None:
+    raw = "réponse-7".encode()
+    latin = raw.decode("latin-1")
+    assert read_last_event_id({"REQUEST_METHOD": "GET", "HTTP_LAST_EVENT_ID": latin}) == "réponse-7"
+    assert read_last_event_id({"REQUEST_METHOD": "GET"}) is None
+    assert read_last_event_id({"type": "http", "headers": [(b"last-event-id", raw)]}) == "réponse-7"
+    assert read_last_event_id({"type": "http", "headers": [(b"accept", b"*/*")]}) is None
+    message = email.message.Message()  # what http.server hands a handler as self.headers
+    message["Last-Event-ID"] = latin
+    assert read_last_event_id(message) == "réponse-7"
+    assert read_last_event_id({"last-event-id": "réponse-7"}) == "réponse-7"  # already Unicode
+    assert read_last_event_id([("Last-Event-Id", latin)]) == "réponse-7"
+    assert read_last_event_id([(b"Last-Event-ID", b"")]) == ""
+    with pytest.warns(UnresumableIDWarning, match="whitespace"):
+        assert read_last_event_id({"type": "http", "headers": [(b"last-event-id", b" 5\t")]}) == "5"
+    with pytest.warns(UnresumableIDWarning, match="not valid UTF-8"):
+        assert read_last_event_id([(b"last-event-id", b"\xff")]) == "\ufffd"
+
+
+def test_sse_stream_warns_about_ids_that_cannot_come_back() -> None:
+    for event_id in (" 5", "5\t", "voilà", "x\u00a0"):
+        with pytest.warns(UnresumableIDWarning, match="whitespace"):
+            list(sse_stream([ServerSentEvent("d", id=event_id)], done=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(sse_stream([ServerSentEvent("d", id=i) for i in ("5", "é", "日本", "a b")], done=False))
