@@ -184,7 +184,8 @@ def test_nan_mid_stream_is_an_in_band_error_then_a_clean_end(fmt: str) -> None:
 
 
 def test_refusal_without_on_error_warns() -> None:
-    items: list[Chunk] = [TextDelta("a"), ToolResult(tool_call_id="c", kind="tool_result", content=[math.nan])]
+    nan = ToolResult(tool_call_id="c", kind="tool_result", content=[math.nan])
+    items: list[Chunk] = [TextDelta("a"), nan]
     with pytest.warns(RuntimeWarning, match="NaN or Infinity"):
         body = b"".join(sse_stream(items))
     assert [e.json()["type"] for e in SSEParser().feed(body)] == ["content", "error"]
