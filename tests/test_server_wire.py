@@ -11,13 +11,14 @@ sseclient-py). Resume: ``last_event_id=`` / ``reset_id=`` and ``read_last_event_
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 import json
 import math
 import threading
 import warnings
 import wsgiref.simple_server
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -43,8 +44,10 @@ from sansstream.providers import decode_stream
 from sansstream.server import (
     UnresumableIDWarning,
     ndjson_stream,
+    ndjson_stream_async,
     read_last_event_id,
     sse_stream,
+    sse_stream_async,
     stream_response,
 )
 from sansstream.testing import rechunk
@@ -189,6 +192,31 @@ def test_refusal_without_on_error_warns() -> None:
     with pytest.warns(RuntimeWarning, match="NaN or Infinity"):
         body = b"".join(sse_stream(items))
     assert [e.json()["type"] for e in SSEParser().feed(body)] == ["content", "error"]
+
+
+def test_async_writers_follow_the_same_rule() -> None:
+    closed = asyncio.Event()
+
+    async def source() -> AsyncIterator[Chunk]:
+        try:
+            yield TextDelta("half \ud83d")
+            yield ToolResult(tool_call_id="c", kind="tool_result", content={"v": math.inf})
+            yield TextDelta("never")
+        finally:
+            closed.set()
+
+    async def collect(writer: Any, **kw: Any) -> bytes:
+        return b"".join([piece async for piece in writer(source(), on_error=lambda exc: None, **kw)])
+
+    for fmt, writer in (("slop", sse_stream_async), ("slop-ndjson", ndjson_stream_async)):
+        closed.clear()
+        body = asyncio.run(collect(writer))
+        assert b"never" not in body
+        assert closed.is_set()
+        with pytest.raises(ProviderError, match="NaN or Infinity") as info:
+            list(decode(fmt, [body]))
+        assert info.value.partial is not None
+        assert info.value.partial.text == "half \ud83d"
 
 
 def test_ndjson_values_follow_the_same_rule() -> None:

@@ -125,6 +125,9 @@ def test_client_close_mid_stream_stops_the_handler_and_is_answered_at_once() -> 
     assert took < 0.2, f"the closing handshake took {took:.3f} s"
     assert len(produced) < 20  # stopped soon after the close, not after all 100
     assert seen_closed == [True]
+    # The server's threads (connection, reader) all ended with the server.
+    names = {t.name for t in threading.enumerate() if t.is_alive()}
+    assert not names & {"sansstream-ws-conn", "sansstream-ws-read", "sansstream-ws-accept"}
 
 
 def test_handler_blocked_upstream_sees_closed_and_close_is_still_immediate() -> None:
