@@ -132,12 +132,13 @@ def _message_line(text: str) -> bytes:
     pretty-prints is re-serialised so the line stays one line."""
     if "\n" in text or "\r" in text:
         try:
-            text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+            # ASCII escapes: a lone surrogate from a "\ud83d" escape stays an escape.
+            text = json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
         except ValueError:
             raise RemoteProtocolError(
                 f"WebSocket message is not a JSON chunk object: {text[:80]!r}"
             ) from None
-    return text.encode("utf-8", "surrogatepass") + b"\n"
+    return text.encode("utf-8") + b"\n"  # wsproto decoded it strictly: no lone surrogate
 
 
 class WebSocketStream:

@@ -470,3 +470,18 @@ def test_our_client_reads_our_server_error_and_close_codes() -> None:
     with WebSocketChunkServer(handler) as server:
         chunks = list(websocket_chat(server.url, REQUEST, timeout=5, raise_errors=False))
     assert [c.type for c in chunks] == ["content", "error"]
+
+
+def test_pretty_printed_messages_keep_escaped_surrogate_halves() -> None:
+    def script(ws: ServerConnection) -> None:
+        ws.recv()
+        ws.send(json.dumps({"type": "content", "content": "smile \ud83d"}, indent=2))
+        ws.send(json.dumps({"type": "content", "content": "\ude00"}, indent=2))
+        ws.send(json.dumps({"type": "done"}, indent=2))
+
+    server, thread, url = websockets_server(script)
+    try:
+        result = websocket_chat(url, REQUEST, timeout=5).result()
+    finally:
+        stop(server, thread)
+    assert result.text == "smile \ud83d\ude00"
