@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -485,3 +488,124 @@ def test_pretty_printed_messages_keep_escaped_surrogate_halves() -> None:
     finally:
         stop(server, thread)
     assert result.text == "smile \ud83d\ude00"
+
+
+# -- a real browser: Chromium's WebSocket against our server -------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+BROWSER_PAGE = """<!doctype html><meta charset="utf-8"><body><script>
+function run(path, request, onMessage) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(WS_URL + path);
+    const seen = {messages: 0, text: "", opened: false, closing: null};
+    ws.onopen = () => { seen.opened = true; ws.send(request); };
+    ws.onmessage = (event) => {
+      seen.messages += 1;
+      const chunk = JSON.parse(event.data);
+      if (chunk.type === "content") seen.text += chunk.content;
+      if (onMessage) onMessage(ws, seen);
+    };
+    ws.onclose = (event) => {
+      const closeMs = seen.closing === null ? null : performance.now() - seen.closing;
+      resolve({messages: seen.messages, text: seen.text, code: event.code, clean: event.wasClean,
+               reason: event.reason, opened: seen.opened, closeMs: closeMs});
+    };
+  });
+}
+(async () => {
+  const results = {};
+  results.full = await run("", JSON.stringify({n: 41}));
+  results.closed = await run("", JSON.stringify({n: 100}), (ws, seen) => {
+    if (seen.messages === 3) { seen.closing = performance.now(); ws.close(1000, "user left"); }
+  });
+  results.binary = await run("", new Uint8Array([1, 2, 3]));
+  results.refused = await run("refuse", "{}");
+  await fetch("/result", {method: "POST", body: JSON.stringify(results)});
+})();
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package chromium)")
+def test_chromium_websocket_reads_closes_gets_1003_and_is_refused(tmp_path: Path) -> None:
+    """Chromium's own WebSocket: a whole reply, its close mid-stream (the handler stops), a
+    binary request (1003), and a handshake refused by authorize (the page's Origin seen)."""
+    import wsgiref.simple_server
+
+    stopped: list[int] = []
+    origins: list[str | None] = []
+    posted: list[Any] = []
+    got_result = threading.Event()
+
+    def handler(request: Any) -> Iterator[Chunk]:
+        sent = 0
+        try:
+            for i in range(request["n"]):
+                time.sleep(0.01)
+                sent += 1
+                yield TextDelta(f"{i} ")
+        finally:
+            stopped.append(sent)
+
+    def authorize(handshake: WebSocketRequest) -> None:
+        origins.append(handshake.origin)
+        if handshake.path == "/refuse":
+            handshake.refuse(403, "not from here")
+
+    def page_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["REQUEST_METHOD"] == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            posted.append(json.loads(environ["wsgi.input"].read(size)))
+            got_result.set()
+            start_response("204 No Content", [])
+            return []
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [page.encode("utf-8")]
+
+    class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with WebSocketChunkServer(handler, authorize=authorize) as server:
+        page = BROWSER_PAGE.replace("WS_URL", json.dumps(server.url))
+        http = wsgiref.simple_server.make_server("127.0.0.1", 0, page_app, handler_class=Quiet)
+        serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        serving.start()
+        origin = f"http://127.0.0.1:{http.server_port}"
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+        ]
+        browser = subprocess.Popen(
+            [str(CHROMIUM), *flags, origin + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            assert got_result.wait(60), "the page never reported"
+        finally:
+            browser.terminate()
+            browser.wait(20)
+            http.shutdown()
+            http.server_close()
+            serving.join(5)
+    results = posted[0]
+    full, closed, binary, refused = results["full"], results["closed"], results["binary"], results["refused"]
+    assert (full["messages"], full["code"], full["clean"]) == (42, 1000, True)
+    assert full["text"] == "".join(f"{i} " for i in range(41))
+    assert (closed["code"], closed["clean"]) == (1000, True)
+    assert closed["messages"] < 100
+    # close() to onclose in the browser (the issue measured ~5 s before the reader thread)
+    assert closed["closeMs"] < 500, closed["closeMs"]
+    print(f"Chromium close() -> onclose: {closed['closeMs']:.1f} ms")
+    assert (binary["code"], binary["messages"]) == (1003, 0)
+    assert "binary" in binary["reason"]
+    assert (refused["opened"], refused["code"]) == (False, 1006)
+    assert origins == [origin] * 4
+    assert stopped[0] == 41
+    assert stopped[1] < 100  # the browser's close stopped the handler
