@@ -609,9 +609,7 @@ class _ServerConnection:
     close and bad messages at once while the serving thread sends the handler's chunks. One lock
     covers the ``wsproto`` state and every write, so frames never interleave."""
 
-    def __init__(
-        self, sock: socket.socket, ws: wsproto.WSConnection, closed: threading.Event, timeout: float | None
-    ) -> None:
+    def __init__(self, sock: socket.socket, ws: wsproto.WSConnection, closed: threading.Event) -> None:
         self.sock = sock
         self.ws = ws
         self.lock = threading.Lock()
@@ -620,7 +618,6 @@ class _ServerConnection:
         self.request_ready = threading.Event()
         self.request: Any = None
         self.has_request = False
-        self._timeout = timeout
         self._parts: list[str] = []
         self._size = 0
         self._stop = threading.Event()
@@ -872,7 +869,7 @@ def serve_websocket(
         request = _handshake(sock, ws, authorize, on_error)
         if request is None:
             return
-        connection = _ServerConnection(sock, ws, request.closed, timeout)
+        connection = _ServerConnection(sock, ws, request.closed)
         connection.start()
         if not connection.request_ready.wait(timeout) and not connection.closed.is_set():
             connection.close(1008, "no request message received in time")
