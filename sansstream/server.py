@@ -25,6 +25,13 @@ keepalive (an SSE comment, Anthropic's ``ping`` event, or an empty NDJSON line) 
 
 The asyncio variants time keepalives with the event loop instead of a thread.
 
+JSON goes out by the library's one rule (``core._wirejson.dumps_wire``): lone surrogates are
+escaped (relaying half of a split emoji never fails), NaN and Infinity are refused. A value
+refused mid-stream ends the response with an in-band error in its format and a clean end (see
+``sse_stream``), never a cut body. For ``EventSource`` clients, ``read_last_event_id`` reads the
+id a reconnecting client resumes after, and ``sse_stream(..., last_event_id=...)`` keeps the
+client's id exact from there (an event without id resets it).
+
 Example (WSGI)::
 
     from sansstream.server import sse_stream, stream_response
