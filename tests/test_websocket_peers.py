@@ -609,3 +609,31 @@ def test_chromium_websocket_reads_closes_gets_1003_and_is_refused(tmp_path: Path
     assert origins == [origin] * 4
     assert stopped[0] == 41
     assert stopped[1] < 100  # the browser's close stopped the handler
+
+
+def test_plain_http_request_and_silent_clients_are_answered() -> None:
+    import http.client
+
+    with WebSocketChunkServer(lambda r: [Done()], timeout=0.3) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/")  # no Upgrade: not a WebSocket handshake
+        assert conn.getresponse().status == 400
+        conn.close()
+        # Upgraded, then no request message within the server's timeout: close 1008.
+        with connect(server.url) as ws:
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosedError):
+                ws.recv(timeout=5)
+            assert ws.close_code == 1008
+            assert time.monotonic() - start < 3
+        # Connected, never a byte: the server hangs up after its timeout.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            assert raw.recv(10) == b""
+
+
+def test_refuse_handshake_wants_an_error_status() -> None:
+    with pytest.raises(LocalProtocolError, match="4xx or 5xx"):
+        RefuseHandshake(200)
+    refusal = RefuseHandshake(451, "blocked")
+    assert (refusal.status, refusal.reason) == (451, "blocked")
+    assert "451" in str(refusal)
