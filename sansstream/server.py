@@ -701,6 +701,7 @@ class _BodyWriter:
         *,
         last_event_id: str | None = None,
         reset_id: bool = False,
+        first_id: int | None = None,
         on_error: Callable[[Exception], None] | None = None,
     ):
         from .core import SSEEncoder
@@ -720,6 +721,9 @@ class _BodyWriter:
             # No real id equals this (ids cannot hold NUL), so the first event writes its id
             # line, the empty one included: the client forgets whatever id it held.
             self.sse.last_event_id = "\x00"
+        if first_id is not None and (isinstance(first_id, bool) or not isinstance(first_id, int)):
+            raise LocalProtocolError(f"first_id must be an int (the first chunk's number), not {first_id!r}")
+        self.next_id = first_id
         self.on_error = on_error
         self.stopped = False
         self._warned_ids: set[str] = set()
@@ -761,7 +765,7 @@ class _BodyWriter:
         if _is_chunk(item):
             ended = self.encoder.terminated  # a chunk now is dropped (after an error) or refused
             try:
-                return [self._bytes(out) for out in self.encoder.encode(item)]
+                return [self._bytes(out) for out in self._numbered(self.encoder.encode(item))]
             except LocalProtocolError as exc:
                 if ended:  # a chunk after done: the caller's mistake, not a value to report
                     raise
@@ -777,6 +781,27 @@ class _BodyWriter:
             if self.encoder.terminated:  # nowhere to put an in-band error after the end
                 raise
             return self._refused(exc)
+
+    def _numbered(self, outs: list[Out]) -> list[Out]:
+        """With ``first_id``: the chunk's last event carries the chunk's id (the one to resume
+        after once it was received whole); its other events keep the id in force before it."""
+        if self.next_id is None:
+            return outs
+        chunk_id, self.next_id = str(self.next_id), self.next_id + 1
+        last = max((i for i, out in enumerate(outs) if isinstance(out, ServerSentEvent)), default=None)
+        if last is None:
+            return outs
+        # The id in force before this chunk ("" right after reset_id's sentinel, which no event
+        # may carry).
+        before = "" if self.sse.last_event_id == "\x00" else self.sse.last_event_id
+        numbered: list[Out] = []
+        for i, out in enumerate(outs):
+            if isinstance(out, ServerSentEvent):
+                event_id = chunk_id if i == last else before
+                numbered.append(ServerSentEvent(out.data, out.event, event_id, out.retry))
+            else:
+                numbered.append(out)
+        return numbered
 
     def _refused(self, exc: LocalProtocolError) -> list[bytes]:
         """The in-band error that replaces a value that cannot be written, and the end."""
@@ -833,6 +858,7 @@ def sse_stream(
     id: str | None = None,
     last_event_id: str | None = None,
     reset_id: bool = False,
+    first_id: int | None = None,
     on_error: Callable[[Exception], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Generator[bytes, None, None]:
@@ -849,7 +875,11 @@ def sse_stream(
     resumed ``EventSource`` connection): the first event whose id differs, an event without id
     included, writes its ``id:`` line, so the client never keeps a stale id. ``reset_id=True``
     makes the first event write its id line whatever it is (an empty ``id:`` when it has none),
-    for when the id the client holds is unknown.
+    for when the id the client holds is unknown. ``first_id=n`` numbers the chunks for resuming:
+    the k-th chunk of ``items`` (chunks only, counted from 0) carries the id ``str(n + k)`` on the
+    last event written for it, so a client that reconnects with ``Last-Event-ID: m`` received
+    chunk ``m`` whole; serve ``chunks[m + 1:]`` with ``first_id=m + 1`` (a fresh encoder starts
+    the format over, so resume mid-reply in ``slop`` or ``openai``, whose events stand alone).
 
     A value that cannot be written mid-stream (``NaN`` or ``Infinity`` anywhere in a chunk, an
     object JSON has no form for) ends the response with an in-band error in ``format`` (read by
@@ -860,7 +890,14 @@ def sse_stream(
     escapes, which every JSON parser reads back, so relaying what was received never fails.
     """
     writer = _BodyWriter(
-        "sse", format, model, id, last_event_id=last_event_id, reset_id=reset_id, on_error=on_error
+        "sse",
+        format,
+        model,
+        id,
+        last_event_id=last_event_id,
+        reset_id=reset_id,
+        first_id=first_id,
+        on_error=on_error,
     )
     yield from _write_body(writer, items, keepalive, done, clock)
 
@@ -941,13 +978,21 @@ async def sse_stream_async(
     id: str | None = None,
     last_event_id: str | None = None,
     reset_id: bool = False,
+    first_id: int | None = None,
     on_error: Callable[[Exception], None] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """``sse_stream`` for asyncio (ASGI apps: Starlette's ``StreamingResponse``, raw ASGI
     ``http.response.body`` messages…): items from an async iterable (or a plain one that never
     blocks), keepalives timed by the event loop. Options as ``sse_stream``."""
     writer = _BodyWriter(
-        "sse", format, model, id, last_event_id=last_event_id, reset_id=reset_id, on_error=on_error
+        "sse",
+        format,
+        model,
+        id,
+        last_event_id=last_event_id,
+        reset_id=reset_id,
+        first_id=first_id,
+        on_error=on_error,
     )
     paced = _async_with_keepalives(items, keepalive)
     try:

@@ -398,3 +398,51 @@ def test_sse_stream_warns_about_ids_that_cannot_come_back() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         list(sse_stream([ServerSentEvent("d", id=i) for i in ("5", "é", "日本", "a b")], done=False))
+
+
+@pytest.mark.parametrize("fmt", ["slop", "openai"])
+def test_first_id_numbers_chunks_so_a_relay_can_resume_a_reply(fmt: str) -> None:
+    """A relay keeps the chunks of a reply; the first connection drops after 4 chunks; the
+    browser-like client reconnects with the id of the last chunk it got whole and the relay
+    serves the rest. The reply assembles exactly once, whatever the drop."""
+    chunks = list(stream_response("one two three four five six seven", model="m", id="r"))
+    connections: list[str | None] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        last = read_last_event_id(environ)
+        connections.append(last)
+        start = 0 if last is None else int(last) + 1
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        if last is None:  # the drop: four chunks, then the connection ends
+            retry = [ServerSentEvent("", event="retry-hint", retry=10)]
+            return sse_stream([*retry, *chunks[:4]], format=fmt, first_id=0, done=False)  # type: ignore[arg-type]
+        return sse_stream(chunks[start:], format=fmt, first_id=start, last_event_id=last)  # type: ignore[arg-type]
+
+    with Served(app) as served, connect_sse(served.url, timeout=5) as source:
+        events = []
+        for event in source:
+            if event.event == "retry-hint":
+                continue
+            events.append(event)
+            if event.data in ("[DONE]", '{"type":"done"}'):
+                break
+    assert connections == [None, "3"]
+    assert events[-1].id == str(len(chunks) - 1)  # the done chunk's number
+    body = b"".join(b"data: " + e.data.encode() + b"\n\n" for e in events)
+    result = list(decode_stream(fmt, [body]))
+    assert "".join(c.text for c in result if isinstance(c, TextDelta)) == "one two three four five six seven"
+    assert result[-1].type == "done"
+
+
+def test_first_id_puts_the_id_on_a_chunks_last_event() -> None:
+    body = b"".join(sse_stream([TextDelta("a"), Finish(reason="stop")], format="anthropic", first_id=7))
+    events = SSEParser().feed(body)
+    # message_start, block start and the delta all belong to chunk 7: only the delta carries 7.
+    assert [(e.event, e.id) for e in events[:3]] == [
+        ("message_start", ""),
+        ("content_block_start", ""),
+        ("content_block_delta", "7"),
+    ]
+    assert events[3].id == "8"  # the finish chunk closed the block
+    with pytest.raises(LocalProtocolError, match="first_id"):
+        list(sse_stream([TextDelta("a")], first_id="1"))  # type: ignore[arg-type]
