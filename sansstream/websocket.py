@@ -715,11 +715,18 @@ class _ServerConnection:
                 if self.ws.state is wsp.connection.ConnectionState.OPEN:
                     self.sock.sendall(self.ws.send(event.response()))  # RFC 6455 §5.5.2
             elif isinstance(event, events.CloseConnection):
-                if self.ws.state is wsp.connection.ConnectionState.REMOTE_CLOSING:
-                    try:  # answer the client's close at once, whatever the handler is doing
+                state = self.ws.state
+                try:
+                    if state is wsp.connection.ConnectionState.REMOTE_CLOSING:
+                        # answer the client's close at once, whatever the handler is doing
                         self.sock.sendall(self.ws.send(event.response()))
-                    except OSError:
-                        pass
+                    elif state is wsp.connection.ConnectionState.OPEN:
+                        # wsproto reports a malformed frame as a close it did not send: send it
+                        self.sock.sendall(
+                            self.ws.send(events.CloseConnection(code=event.code, reason=event.reason))
+                        )
+                except OSError:
+                    pass
                 self.closed.set()
                 self.request_ready.set()
                 self._shutdown()

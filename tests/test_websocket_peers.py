@@ -637,3 +637,22 @@ def test_refuse_handshake_wants_an_error_status() -> None:
     refusal = RefuseHandshake(451, "blocked")
     assert (refusal.status, refusal.reason) == (451, "blocked")
     assert "451" in str(refusal)
+
+
+def test_a_malformed_frame_is_answered_with_1002() -> None:
+    from sansstream.websocket import _wsproto
+
+    wsp = _wsproto()
+    with WebSocketChunkServer(lambda r: [Done()]) as server, socket.create_connection(
+        ("127.0.0.1", server.port), timeout=5
+    ) as sock:
+        ws = wsp.WSConnection(wsp.ConnectionType.CLIENT)
+        sock.sendall(ws.send(wsp.events.Request(host="127.0.0.1", target="/")))
+        ws.receive_data(sock.recv(65536))
+        assert [type(e).__name__ for e in ws.events()] == ["AcceptConnection"]
+        sock.sendall(b"\x81\x05hello")  # a client frame must be masked (RFC 6455 §5.1)
+        ws.receive_data(sock.recv(65536))
+        (close,) = list(ws.events())
+        assert isinstance(close, wsp.events.CloseConnection)
+        assert close.code == 1002
+        assert sock.recv(10) == b""  # and the server hangs up
