@@ -15,10 +15,13 @@ import asyncio
 import email.message
 import json
 import math
+import shutil
+import subprocess
 import threading
 import warnings
 import wsgiref.simple_server
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -446,3 +449,124 @@ def test_first_id_puts_the_id_on_a_chunks_last_event() -> None:
     assert events[3].id == "8"  # the finish chunk closed the block
     with pytest.raises(LocalProtocolError, match="first_id"):
         list(sse_stream([TextDelta("a")], first_id="1"))  # type: ignore[arg-type]
+
+
+# -- a real browser: JSON.parse on what the writers wrote ------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+JSON_PAGE = """<!doctype html><meta charset="utf-8"><body><script>
+async function ndjson(path) {
+  const response = await fetch(path);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "", out = [];
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) break;
+    buffer += value;
+    let nl;
+    while ((nl = buffer.indexOf("\\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line) out.push(JSON.parse(line));  // throws on NaN: it must never see one
+    }
+  }
+  return out;
+}
+function sse(path) {
+  return new Promise((resolve) => {
+    const source = new EventSource(path), out = [];
+    source.onmessage = (event) => {
+      const chunk = JSON.parse(event.data);
+      out.push(chunk);
+      if (chunk.type === "done" || chunk.type === "error") { source.close(); resolve(out); }
+    };
+  });
+}
+(async () => {
+  const results = {};
+  for (const [name, read] of [["ndjson", ndjson], ["sse", sse]]) {
+    try {
+      const chunks = await read("/" + name);
+      results[name] = {
+        types: chunks.map((c) => c.type),
+        text: chunks.filter((c) => c.type === "content").map((c) => c.content).join(""),
+        error: (chunks.find((c) => c.type === "error") || {}).code || null,
+      };
+    } catch (error) {
+      results[name] = {thrown: String(error)};
+    }
+  }
+  await fetch("/result", {method: "POST", body: JSON.stringify(results)});
+})();
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package chromium)")
+def test_chromium_parses_split_pairs_and_gets_the_nan_refusal_in_band(tmp_path: Path) -> None:
+    """Chromium's fetch() stream (NDJSON) and EventSource (SSE) read a reply whose emoji an
+    upstream split in two deltas, then a NaN: JSON.parse never throws, the halves join into 😀,
+    and the refusal arrives as an error chunk."""
+    nan = ToolResult(tool_call_id="c", kind="tool_result", content={"v": math.nan})
+    chunks: list[Chunk] = [TextDelta("smile \ud83d"), TextDelta("\ude00!"), nan, TextDelta("lost")]
+    posted: list[Any] = []
+    got = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ["PATH_INFO"]
+        if environ["REQUEST_METHOD"] == "POST":
+            posted.append(json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))))
+            got.set()
+            start_response("204 No Content", [])
+            return []
+        if path == "/ndjson":
+            start_response("200 OK", [("Content-Type", "application/x-ndjson")])
+            return ndjson_stream(chunks, on_error=lambda exc: None)
+        if path == "/sse":
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+            return sse_stream(chunks, on_error=lambda exc: None)
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [JSON_PAGE.encode("utf-8")]
+
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path}",
+    ]
+    with ThreadedServed(app) as served:
+        browser = subprocess.Popen(
+            [str(CHROMIUM), *flags, served.url + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            assert got.wait(60), "the page never reported"
+        finally:
+            browser.terminate()
+            browser.wait(20)
+    for name in ("ndjson", "sse"):
+        result = posted[0][name]
+        assert result.get("thrown") is None, result
+        assert result["types"] == ["content", "content", "error"]
+        assert result["text"] == "smile 😀!"  # the escaped halves joined in JavaScript
+        assert result["error"] == "unencodable_value"
+
+
+class ThreadedServed(Served):
+    """``Served`` with a thread per request (a page plus its streams)."""
+
+    def __init__(self, app: Any) -> None:
+        import socketserver
+
+        class Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+            daemon_threads = True
+
+        self.server = wsgiref.simple_server.make_server(
+            "127.0.0.1", 0, app, server_class=Server, handler_class=_QuietHandler
+        )
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
