@@ -49,6 +49,24 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "cohere": ("sansstream.providers.cohere", "CohereProvider"),
     "bedrock": ("sansstream.providers.bedrock", "BedrockProvider"),
     "slop": ("sansstream.providers.slop", "SlopProvider"),
+    # Hosted variants: the same wire formats reached through a cloud.
+    "azure": ("sansstream.providers.azure", "AzureOpenAIProvider"),
+    "azure-responses": ("sansstream.providers.azure", "AzureResponsesProvider"),
+    "vertex": ("sansstream.providers.vertex", "VertexGeminiProvider"),
+    "vertex-anthropic": ("sansstream.providers.vertex", "VertexAnthropicProvider"),
+    "bedrock-invoke": ("sansstream.providers.bedrock_invoke", "BedrockInvokeProvider"),
+    # OpenAI-compatible services by name (sansstream.providers.presets).
+    "groq": ("sansstream.providers.presets", "GroqProvider"),
+    "openrouter": ("sansstream.providers.presets", "OpenRouterProvider"),
+    "deepseek": ("sansstream.providers.presets", "DeepSeekProvider"),
+    "xai": ("sansstream.providers.presets", "XAIProvider"),
+    "together": ("sansstream.providers.presets", "TogetherProvider"),
+    "fireworks": ("sansstream.providers.presets", "FireworksProvider"),
+    "perplexity": ("sansstream.providers.presets", "PerplexityProvider"),
+    "cerebras": ("sansstream.providers.presets", "CerebrasProvider"),
+    "lmstudio": ("sansstream.providers.presets", "LMStudioProvider"),
+    "vllm": ("sansstream.providers.presets", "VLLMProvider"),
+    "llamacpp": ("sansstream.providers.presets", "LlamaCppProvider"),
 }
 
 # Providers registered at runtime (and built-ins once resolved are not cached here, so that

@@ -383,7 +383,7 @@ class AnthropicDecoder(Decoder):
         self._errored = True
         return [
             provider_error(
-                "anthropic",
+                self.provider,
                 body.get("message") or f"stream error {kind or '(no type)'}",
                 type=kind,
                 code=_ERROR_CODES.get(kind or ""),
@@ -432,8 +432,8 @@ class AnthropicProvider(Provider):
     name = "anthropic"
     framing = "sse"
     default_base_url = "https://api.anthropic.com"
-    api_key_env = ("ANTHROPIC_API_KEY",)
-    base_url_env = "ANTHROPIC_BASE_URL"
+    api_key_env: tuple[str, ...] = ("ANTHROPIC_API_KEY",)
+    base_url_env: str | None = "ANTHROPIC_BASE_URL"
     content_types = ("text/event-stream",)
     terminal_marker = 'an "event: message_stop"'
 

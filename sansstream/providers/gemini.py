@@ -452,7 +452,7 @@ class GeminiDecoder(Decoder):
         body = error if isinstance(error, dict) else {"message": error}
         status = _str(body.get("status"))
         return provider_error(
-            "gemini",
+            self.provider,
             body.get("message") or f"stream error {status or ''}".strip(),
             type=status,
             code=body.get("code"),

@@ -356,7 +356,7 @@ class OpenAIProvider(Provider):
     name = "openai"
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
-    api_key_env = ("OPENAI_API_KEY",)
+    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
     base_url_env: str | None = "OPENAI_BASE_URL"
     content_types = ("text/event-stream",)
     terminal_marker = "'data: [DONE]'"

@@ -294,8 +294,8 @@ class OpenAIResponsesProvider(Provider):
     name = "openai-responses"
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
-    api_key_env = ("OPENAI_API_KEY",)
-    base_url_env = "OPENAI_BASE_URL"
+    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
+    base_url_env: str | None = "OPENAI_BASE_URL"
     content_types = ("text/event-stream",)
     terminal_marker = "a response.completed, response.incomplete or response.failed event"
 
