@@ -30,9 +30,14 @@ def conformance_dir() -> Path:
 
 
 def provider_fixtures_dir() -> Path:
-    """The folder holding one sub-folder per provider family of recorded streams."""
-    shared = _SHARED / "fixtures" / "providers"
-    return shared if (shared / "MANIFEST.md").is_file() else _LOCAL / "providers"
+    """The folder holding one sub-folder per provider family of recorded streams: the copy in
+    ``tests/data`` (it holds every shared fixture plus the ones added since, e.g. the hosted
+    variants), so a local run tests exactly what CI tests; ``../shared`` only when that copy
+    is missing."""
+    local = _LOCAL / "providers"
+    if (local / "MANIFEST.md").is_file():
+        return local
+    return _SHARED / "fixtures" / "providers"
 
 
 def whole(data: bytes) -> list[bytes]:
