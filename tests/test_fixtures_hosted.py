@@ -33,7 +33,9 @@ def _check(decoded: Decoded, expected: dict[str, Any]) -> None:
     assert decoded.error is None
     assert result.text == expected["text"]
     assert result.reasoning == expected["reasoning"]
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments, "input": c.input} for c in result.tool_calls]
+    calls = [
+        {"id": c.id, "name": c.name, "arguments": c.arguments, "input": c.input} for c in result.tool_calls
+    ]
     assert calls == expected["tool_calls"]
     assert result.finish_reason == expected["finish_reason"]
     assert result.raw_finish_reason == expected["raw_finish_reason"]
@@ -103,7 +105,8 @@ def test_azure_annotations_are_delivered_once_and_all_clear_results_are_not() ->
     # The annotation chunk (empty choices, empty id and model) comes first and starts nothing;
     # the response starts with the next chunk, which has the real id.
     assert chunks[0] is annotations[0]
-    assert chunks[1].type == "start" and chunks[1].id == "chatcmpl-AZ1"
+    assert chunks[1].type == "start"
+    assert chunks[1].id == "chatcmpl-AZ1"
 
 
 def test_vertex_decodes_as_gemini_and_vertex_anthropic_as_anthropic() -> None:
@@ -131,9 +134,7 @@ def test_bedrock_invoke_claude_matches_anthropic_on_the_unwrapped_events() -> No
             continue
         parser = EventStreamParser()
         events = parser.feed(path.read_bytes()) + parser.feed(b"")
-        sse = b"".join(
-            b"data: " + base64.b64decode(json.loads(e.payload)["bytes"]) + b"\n\n" for e in events
-        )
+        sse = b"".join(b"data: " + base64.b64decode(json.loads(e.payload)["bytes"]) + b"\n\n" for e in events)
         got = list(decode_stream("bedrock-invoke", [path.read_bytes()]))
         want = list(decode_stream("anthropic", [sse]))
         assert got == want
@@ -163,7 +164,9 @@ def test_preset_decodes_recorded_streams_like_openai(preset: str, fixture: str) 
     ]
     got_errors = [c.error for c in got if isinstance(c, StreamError)]
     want_errors = [c.error for c in want if isinstance(c, StreamError)]
-    assert [(e.type, e.code, e.message) for e in got_errors] == [(e.type, e.code, e.message) for e in want_errors]
+    assert [(e.type, e.code, e.message) for e in got_errors] == [
+        (e.type, e.code, e.message) for e in want_errors
+    ]
     assert all(e.provider == preset for e in got_errors)  # errors name the service
 
 
@@ -173,7 +176,8 @@ def test_openrouter_error_chunk_after_finish_error_raises_with_partial() -> None
     assert isinstance(decoded.error, ProviderError)
     assert decoded.error.provider == "openrouter"
     assert decoded.error.message == "Token limit reached"
-    assert decoded.error.partial is not None and decoded.error.partial.usage is not None
+    assert decoded.error.partial is not None
+    assert decoded.error.partial.usage is not None
 
 
 def test_groq_usage_only_in_x_groq_is_kept() -> None:
@@ -183,7 +187,8 @@ def test_groq_usage_only_in_x_groq_is_kept() -> None:
         b'"completion_tokens":2,"total_tokens":7,"queue_time":0.01}}}\n\ndata: [DONE]\n\n'
     )
     groq = decode_all("groq", chunk).result.usage
-    assert groq is not None and (groq.input_tokens, groq.output_tokens, groq.total_tokens) == (5, 2, 7)
+    assert groq is not None
+    assert (groq.input_tokens, groq.output_tokens, groq.total_tokens) == (5, 2, 7)
     assert decode_all("openai", chunk).result.usage is None  # the plain decoder does not look there
 
 
