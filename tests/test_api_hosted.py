@@ -486,7 +486,7 @@ def test_bedrock_invoke_bodies() -> None:
     mistral = invoke.build_request(
         model="mistral.mixtral-8x7b-instruct-v0:1", messages=messages, region="us-east-1"
     )
-    assert mistral.json_body()["prompt"] == "<s>[INST] Be brief.\n\nHi [/INST]Hello</s>[INST] Bye [/INST]"
+    assert mistral.json_body()["prompt"] == "<s>[INST] Be brief.\n\nHi [/INST] Hello</s> [INST] Bye [/INST]"
     claude = invoke.build_request(
         model="anthropic.claude-3-5-haiku-20241022-v1:0", messages=messages, region="eu-west-1",
         tools=[{"name": "f", "parameters": {"type": "object"}}],

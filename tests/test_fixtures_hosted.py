@@ -221,3 +221,11 @@ def test_every_preset_and_variant_is_registered_with_a_decoder() -> None:
         provider = get(name)
         assert provider.name == name
         assert provider.decoder().provider == name
+
+
+def test_every_hosted_fixture_is_listed_in_the_manifest() -> None:
+    from support import provider_fixtures_dir
+
+    manifest = (provider_fixtures_dir() / "MANIFEST.md").read_text("utf-8")
+    for path, _ in fixture_cases(*HOSTED):
+        assert f"`{path.name}` ({path.stat().st_size} B" in manifest, path.name

@@ -40,7 +40,11 @@ and API_runtime_ResponseStream (``chunk`` → ``PayloadPart {bytes}``, exception
 statuses); …/userguide/model-parameters-anthropic-claude-messages.html (``bedrock-2023-05-31``),
 model-parameters-meta.html (``generation``, token counts, ``stop_reason``),
 model-parameters-mistral-text-completion.html (``outputs[].text``, ``stop_reason``),
-model-parameters-cohere-command-r-plus.html (``text-generation`` / ``stream-end`` events).
+model-parameters-cohere-command-r-plus.html (the request: ``message``, ``chat_history`` with
+``USER`` / ``CHATBOT``, ``preamble``, ``p``, ``stop_sequences``). The Cohere stream objects are
+Cohere's v1 chat-stream events (``stream-start``, ``text-generation``, ``stream-end``), and the
+Mistral ones the page's response shape sent per chunk: no live Bedrock capture of either was
+available, so their fixtures are handcrafted from those documents.
 """
 
 from __future__ import annotations
@@ -278,16 +282,18 @@ def _llama3_prompt(system: str, turns: list[tuple[str, str]]) -> str:
 
 
 def _mistral_prompt(system: str, turns: list[tuple[str, str]]) -> str:
-    out = ["<s>"]
+    """Mistral's instruct template as Bedrock's docs write it:
+    ``<s>[INST] q1 [/INST] a1</s> [INST] q2 [/INST]`` (a system text opens the first turn)."""
+    out = "<s>"
     pending_system = system
     for role, text in turns:
         if role == "user":
             content = f"{pending_system}\n\n{text}" if pending_system else text
             pending_system = ""
-            out.append(f"[INST] {content} [/INST]")
+            out += ("" if out == "<s>" else " ") + f"[INST] {content} [/INST]"
         else:
-            out.append(f"{text}</s>")
-    return "".join(out)
+            out += f" {text}</s>"
+    return out
 
 
 class BedrockInvokeProvider(Provider):
