@@ -50,8 +50,8 @@ available, so their fixtures are handcrafted from those documents.
 from __future__ import annotations
 
 import base64
-import datetime
 import binascii
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
