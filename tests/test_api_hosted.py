@@ -519,3 +519,84 @@ def test_bedrock_invoke_needs_credentials_before_sending() -> None:
         stream_chat(
             "bedrock-invoke", model="meta.llama3-8b", messages=MESSAGES, env={"AWS_REGION": "us-east-1"}
         )
+
+
+# -- in-band errors and secrets, end to end ----------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("provider", "fixture", "env", "model", "suffix", "content_type"),
+    [
+        ("azure", "azure/chat-error-mid-stream.sse", {"AZURE_OPENAI_API_KEY": "az-key"}, "d", "",
+         "text/event-stream"),
+        ("vertex-anthropic", "vertex-anthropic/error-overloaded.sse",
+         {"GOOGLE_OAUTH_ACCESS_TOKEN": "t", "ANTHROPIC_VERTEX_PROJECT_ID": "p", "CLOUD_ML_REGION": "us-east5"},
+         "claude-x", "/v1", "text/event-stream"),
+        ("bedrock-invoke", "bedrock-invoke/claude-exception.bin", AWS_ENV, "anthropic.claude-x-v1:0", "",
+         "application/vnd.amazon.eventstream"),
+    ],
+    ids=["azure", "vertex-anthropic", "bedrock-invoke"],
+)  # fmt: skip
+def test_in_band_error_raises_after_the_chunks_before_it(
+    provider: str,
+    fixture: str,
+    env: dict[str, str],
+    model: str,
+    suffix: str,
+    content_type: str,
+    transport: str,
+) -> None:
+    from sansstream.model import ProviderError, TextDelta
+
+    data = _bytes(fixture)
+    with FixtureServer(FixtureResponse(body=data, content_type=content_type)) as server:
+        stream = stream_chat(
+            provider, model=model, messages=MESSAGES, base_url=server.url + suffix, transport=transport,
+            env=env, timeout=5, retry=None,
+        )  # fmt: skip
+        seen = []
+        with pytest.raises(ProviderError) as caught, stream:
+            seen.extend(stream)
+    assert caught.value.provider == provider
+    assert any(isinstance(c, TextDelta) for c in seen)
+    assert caught.value.partial is not None
+    assert caught.value.partial.text == "".join(c.text for c in seen if isinstance(c, TextDelta))
+
+
+@pytest.mark.parametrize(
+    ("provider", "env", "secret"),
+    [
+        ("azure", {"AZURE_OPENAI_API_KEY": "az-secret-key-123"}, "az-secret-key-123"),
+        ("azure", {"AZURE_OPENAI_AD_TOKEN": "entra-secret-token-456"}, "entra-secret-token-456"),
+        (
+            "vertex",
+            {"GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.secret-789", "GOOGLE_CLOUD_PROJECT": "p"},
+            "ya29.secret-789",
+        ),
+        ("bedrock-invoke", {**AWS_ENV, "AWS_SESSION_TOKEN": "session-secret-000"}, "session-secret-000"),
+    ],
+)
+def test_recordings_and_errors_never_hold_the_credential(
+    provider: str, env: dict[str, str], secret: str, tmp_path: Any
+) -> None:
+    # A 401 from the service: the error message, its body and the recording must not show the
+    # credential that was sent.
+    reply = FixtureResponse(
+        body=b'{"error": {"message": "unauthorized"}}', status=401, content_type="application/json"
+    )
+    record = tmp_path / "rec.json"
+    model = "meta.llama3-8b-v1:0" if provider == "bedrock-invoke" else "m"
+    suffix = "/v1" if provider == "vertex" else ""
+    with FixtureServer(reply) as server:
+        stream = stream_chat(
+            provider, model=model, messages=MESSAGES, base_url=server.url + suffix, env=env, timeout=5,
+            retry=None, record=str(record),
+        )  # fmt: skip
+        with pytest.raises(HTTPStatusError) as caught, stream:
+            list(stream)
+        sent = server.requests[0]
+    assert secret in "".join(sent.headers.values())  # it was sent...
+    assert secret not in str(caught.value)  # ...and shown nowhere
+    assert secret not in repr(caught.value)
+    assert secret not in record.read_text("utf-8", errors="replace")
