@@ -369,6 +369,8 @@ def test_azure_urls() -> None:
     assert url(base_url="https://r.openai.azure.com/openai/deployments/d1", api_version="2024-10-21") == (
         "https://r.openai.azure.com/openai/deployments/d1/chat/completions?api-version=2024-10-21"
     )
+    with pytest.raises(ConfigurationError, match="api_version"):
+        url(base_url="https://r.openai.azure.com/openai/deployments/d1")
     responses = get("azure-responses").build_request(
         model="dep",
         messages=msgs,

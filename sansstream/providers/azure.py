@@ -213,6 +213,12 @@ class _AzureMixin:
         if path.endswith("/openai/v1"):
             return base, query, str(deployment)
         if "/openai/deployments/" in path:
+            if v1:
+                raise ConfigurationError(
+                    f"{self.name}: a /openai/deployments/... URL belongs to the dated API and needs "
+                    f"api_version='2024-10-21' (or another dated version; {VERSION_ENV} also sets it); "
+                    "for the v1 API give the resource endpoint instead. Nothing was sent."
+                )
             return base, version, str(deployment)
         openai_root = base if path.endswith("/openai") else base + "/openai"
         if v1:
