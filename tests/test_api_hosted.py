@@ -551,7 +551,7 @@ def test_in_band_error_raises_after_the_chunks_before_it(provider: str, transpor
             provider, model=model, messages=MESSAGES, base_url=server.url + suffix, transport=transport,
             env=env, timeout=5, retry=None,
         )  # fmt: skip
-        seen = []
+        seen: list[Any] = []
         with pytest.raises(ProviderError) as caught, stream:
             seen.extend(stream)
     assert caught.value.provider == provider
