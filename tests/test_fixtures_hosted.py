@@ -11,6 +11,7 @@ total_tokens}``, ``tool_results[] {kind, content}`` (Azure's filter annotations)
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,6 @@ def test_vertex_decodes_as_gemini_and_vertex_anthropic_as_anthropic() -> None:
 def test_bedrock_invoke_claude_matches_anthropic_on_the_unwrapped_events() -> None:
     # The Claude frames hold Anthropic events: decoding them through bedrock-invoke gives the
     # chunks the anthropic decoder gives for the same events sent as SSE.
-    import base64
     import json
 
     from sansstream.core import EventStreamParser
@@ -229,3 +229,32 @@ def test_every_hosted_fixture_is_listed_in_the_manifest() -> None:
     manifest = (provider_fixtures_dir() / "MANIFEST.md").read_text("utf-8")
     for path, _ in fixture_cases(*HOSTED):
         assert f"`{path.name}` ({path.stat().st_size} B" in manifest, path.name
+
+
+def _wrapped(model_json: bytes) -> bytes:
+    return b'{"bytes": "' + base64.b64encode(model_json) + b'"}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"p": "no bytes field"}',
+        b'{"bytes": "not base64!!"}',
+        _wrapped(b"not json"),
+        _wrapped(b"[1, 2]"),
+        _wrapped(b'{"unknown": "shape"}'),
+        _wrapped(b"[" * 100_000 + b"]" * 100_000),
+        b"not json at all",
+    ],
+    ids=["no-bytes", "bad-base64", "not-json", "not-object", "unknown-shape", "json-bomb", "frame-not-json"],
+)
+def test_bedrock_invoke_bad_chunk_payloads_are_remote_protocol_errors(payload: bytes) -> None:
+    from sansstream.core import encode_event_stream_message
+    from sansstream.model import RemoteProtocolError
+
+    frame = encode_event_stream_message(
+        [(":event-type", "chunk"), (":content-type", "application/json"), (":message-type", "event")], payload
+    )
+    decoded = decode_all("bedrock-invoke", frame)
+    assert isinstance(decoded.error, RemoteProtocolError)
+    assert "bedrock-invoke" in str(decoded.error)
