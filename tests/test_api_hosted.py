@@ -281,6 +281,7 @@ PRESET_FIXTURE = {
     "openrouter": "openai-compatible/openrouter-reasoning.sse",
     "deepseek": "openai-compatible/deepseek-reasoning-content.sse",
     "together": "openai-compatible/huggingface-together-think-tags.sse",
+    "huggingface": "openai-compatible/huggingface-together-think-tags.sse",
 }
 
 
@@ -327,6 +328,8 @@ def test_preset_default_urls() -> None:
     assert urls["fireworks"] == "https://api.fireworks.ai/inference/v1/chat/completions"
     assert urls["lmstudio"] == "http://localhost:1234/v1/chat/completions"
     assert urls["llamacpp"] == "http://localhost:8080/v1/chat/completions"
+    assert urls["deepinfra"] == "https://api.deepinfra.com/v1/openai/chat/completions"
+    assert urls["huggingface"] == "https://router.huggingface.co/v1/chat/completions"
 
 
 def test_openrouter_attribution_headers() -> None:

@@ -147,6 +147,7 @@ PRESET_FIXTURES = {
     "openrouter": ("openrouter-error-in-chunk.sse", "openrouter-reasoning.sse"),
     "deepseek": ("deepseek-reasoning-content.sse",),
     "together": ("huggingface-together-think-tags.sse",),
+    "huggingface": ("huggingface-together-think-tags.sse",),
 }
 
 

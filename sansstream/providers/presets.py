@@ -38,6 +38,11 @@ Sources (base URL, key variable, quirks), read through the docs index:
 - perplexity: docs.perplexity.ai/docs/sonar/openai-compatibility (``https://api.perplexity.ai``,
   no ``/v1``; ``PERPLEXITY_API_KEY`` from docs.perplexity.ai/docs/sonar/overview)
 - cerebras: Cerebras inference OpenAI compatibility (``https://api.cerebras.ai/v1``, ``CEREBRAS_API_KEY``)
+- huggingface: huggingface.co/changelog/inference-providers-openai-compatible (the router at
+  ``https://router.huggingface.co/v1``; ``HF_TOKEN``); recorded router stream in
+  tests/data/providers/openai-compatible/huggingface-together-think-tags.sse
+- deepinfra: deepinfra.com/docs/advanced/openai_api (``https://api.deepinfra.com/v1/openai``)
+- nvidia: the NVIDIA API catalog docs (``https://integrate.api.nvidia.com/v1``, ``NVIDIA_API_KEY``)
 - lmstudio / vllm / llamacpp: the servers' documented default ports (1234, 8000, 8080) with
   their OpenAI-compatible ``/v1`` routes.
 """
@@ -163,6 +168,27 @@ PRESETS: Mapping[str, Preset] = {
             ("CEREBRAS_API_KEY",),
             quirks="`reasoning` on reasoning models; `time_info` ignored",
             docs="inference-docs.cerebras.ai (OpenAI compatibility)",
+        ),
+        Preset(
+            "huggingface",
+            "https://router.huggingface.co/v1",
+            ("HF_TOKEN",),
+            quirks="routes to many hosts (`model:provider`); reasoning may come as `<think>` text",
+            docs="huggingface.co/changelog/inference-providers-openai-compatible",
+        ),
+        Preset(
+            "deepinfra",
+            "https://api.deepinfra.com/v1/openai",
+            ("DEEPINFRA_API_KEY",),
+            quirks="the OpenAI routes live under `/v1/openai`",
+            docs="deepinfra.com/docs/advanced/openai_api",
+        ),
+        Preset(
+            "nvidia",
+            "https://integrate.api.nvidia.com/v1",
+            ("NVIDIA_API_KEY",),
+            quirks="NVIDIA API catalog (NIM); model ids are `vendor/model`",
+            docs="build.nvidia.com (API catalog docs)",
         ),
         Preset(
             "lmstudio",
@@ -335,6 +361,18 @@ class CerebrasProvider(_Preset):
     preset = PRESETS["cerebras"]
 
 
+class HuggingFaceProvider(_Preset):
+    preset = PRESETS["huggingface"]
+
+
+class DeepInfraProvider(_Preset):
+    preset = PRESETS["deepinfra"]
+
+
+class NvidiaProvider(_Preset):
+    preset = PRESETS["nvidia"]
+
+
 class LMStudioProvider(_Preset):
     preset = PRESETS["lmstudio"]
 
@@ -356,6 +394,9 @@ PRESET_CLASSES: Mapping[str, str] = {
     "fireworks": "FireworksProvider",
     "perplexity": "PerplexityProvider",
     "cerebras": "CerebrasProvider",
+    "huggingface": "HuggingFaceProvider",
+    "deepinfra": "DeepInfraProvider",
+    "nvidia": "NvidiaProvider",
     "lmstudio": "LMStudioProvider",
     "vllm": "VLLMProvider",
     "llamacpp": "LlamaCppProvider",
