@@ -208,6 +208,15 @@ CASES = [
         env=AWS_ENV,
     ),
     Case(
+        "bedrock-invoke-nova", "bedrock-invoke", "bedrock-invoke/nova-text-tool-use.bin",
+        "us.amazon.nova-pro-v1:0", "", "/model/us.amazon.nova-pro-v1%3A0/invoke-with-response-stream", "",
+        lambda r: sigv4_ok(r, AWS_ENV),
+        lambda b: b["schemaVersion"] == "messages-v1"
+        and b["messages"] == [{"role": "user", "content": [{"text": "Hi"}]}]
+        and "model" not in b,
+        content_type="application/vnd.amazon.eventstream", env=AWS_ENV,
+    ),
+    Case(
         "bedrock-invoke-api-key", "bedrock-invoke", "bedrock-invoke/mistral-length.bin",
         "mistral.mistral-7b-instruct-v0:2", "",
         "/model/mistral.mistral-7b-instruct-v0%3A2/invoke-with-response-stream", "",
@@ -501,6 +510,15 @@ def test_bedrock_invoke_bodies() -> None:
     assert claude["system"] == "Be brief."
     assert claude["tools"][0]["name"] == "f"
     assert claude["anthropic_beta"] == ["token-efficient-tools-2025-02-19"]
+    nova = invoke.build_request(
+        model="amazon.nova-lite-v1:0", messages=messages, region="us-east-1", max_tokens=64,
+        tools=[{"name": "f", "parameters": {"type": "object"}}],
+    ).json_body()  # fmt: skip
+    assert nova["schemaVersion"] == "messages-v1"
+    assert nova["system"] == [{"text": "Be brief."}]
+    assert nova["inferenceConfig"] == {"maxTokens": 64}
+    assert nova["toolConfig"]["tools"][0]["toolSpec"]["name"] == "f"
+    assert "model" not in nova
     native = invoke.build_request(model="amazon.titan-text-express-v1", messages=messages, region="us-east-1",
                                   native_body={"inputText": "Hi"})  # fmt: skip
     assert native.json_body() == {"inputText": "Hi"}

@@ -21,6 +21,10 @@ Model families, recognised from the first decoded object (no need to tell the de
   ``AnthropicDecoder`` unchanged; ``message_stop`` is the terminal marker. The request is the
   Messages body without ``model`` and ``stream`` and with ``"anthropic_version":
   "bedrock-2023-05-31"`` (``build_request`` does this for ``anthropic.*`` model ids).
+- **Amazon Nova** (one Converse event per object: ``{"contentBlockDelta": {...}}``,
+  ``messageStart`` … ``messageStop``, ``metadata``): each becomes the ConverseStream frame of that
+  name and is decoded by ``BedrockDecoder``. The request is the Converse body (``messages``,
+  ``system``, ``inferenceConfig``, ``toolConfig``) with ``"schemaVersion": "messages-v1"``.
 - **Meta Llama** (``{"generation", "prompt_token_count", "generation_token_count",
   "stop_reason"}``): text deltas; ``stop_reason`` ``stop`` / ``length`` ends the stream.
 - **Mistral** text-completion models (``{"outputs": [{"text", "stop_reason"}]}``).
@@ -33,13 +37,15 @@ firstByteLatency}``, which becomes the ``Usage`` (Llama's own ``prompt_token_cou
 ``generation_token_count`` are used when the metrics are absent). ``build_request`` writes the
 native requests of those families from chat messages only where the format is a plain prompt
 (Llama 3 chat template, Mistral ``[INST]``, Cohere ``message`` + ``chat_history``); tools are
-Anthropic-only here (use ``bedrock``, the Converse API, for tools on other models).
+Anthropic- and Nova-only here (use ``bedrock``, the Converse API, for tools on other models).
 
 Sources: docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html
 and API_runtime_ResponseStream (``chunk`` → ``PayloadPart {bytes}``, exception members and their
 statuses); …/userguide/model-parameters-anthropic-claude-messages.html (``bedrock-2023-05-31``),
 model-parameters-meta.html (``generation``, token counts, ``stop_reason``),
 model-parameters-mistral-text-completion.html (``outputs[].text``, ``stop_reason``),
+docs.aws.amazon.com/nova/latest/nova2-userguide/streaming-responses.html (Nova's Invoke stream:
+``json.loads(chunk["bytes"])`` holds ``contentBlockDelta`` and the other Converse event types),
 model-parameters-cohere-command-r-plus.html (the request: ``message``, ``chat_history`` with
 ``USER`` / ``CHATBOT``, ``preamble``, ``p``, ``stop_sequences``). The Cohere stream objects are
 Cohere's v1 chat-stream events (``stream-start``, ``text-generation``, ``stream-end``), and the
@@ -57,6 +63,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from ..core._wirejson import dumps_wire
 from ..model._chunks import Chunk, Done, Finish, ResponseStart, text_delta
 from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
 from ..model._events import EventStreamMessage, JSONValue, WireEvent
@@ -64,7 +71,7 @@ from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import content_text, int_or_none, load_json, make_usage, normalize_finish, provider_error
 from ._hosted import json_request, split_headers
 from .anthropic import AnthropicDecoder, AnthropicProvider
-from .bedrock import _EXCEPTION_STATUS, _RETRYABLE, BedrockProvider, _header_str
+from .bedrock import _EXCEPTION_STATUS, _RETRYABLE, BedrockDecoder, BedrockProvider, _header_str
 
 __all__ = ["BedrockInvokeProvider", "BedrockInvokeDecoder", "BEDROCK_ANTHROPIC_VERSION", "model_family"]
 
@@ -79,13 +86,16 @@ _REGION_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "glob
 
 
 def model_family(model: str) -> str | None:
-    """``"anthropic" | "meta" | "mistral" | "cohere"`` for a Bedrock model id (inference-profile
-    prefixes such as ``us.`` or ``global.`` and ARNs allowed), ``None`` if unknown."""
+    """``"anthropic" | "nova" | "meta" | "mistral" | "cohere"`` for a Bedrock model id
+    (inference-profile prefixes such as ``us.`` or ``global.`` and ARNs allowed), ``None`` if
+    unknown."""
     name = model.rsplit("/", 1)[-1]
     for prefix in _REGION_PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
+    if name.startswith("amazon.nova"):
+        return "nova"
     vendor = name.split(".", 1)[0]
     return vendor if vendor in ("anthropic", "meta", "mistral", "cohere") else None
 
@@ -101,7 +111,8 @@ class BedrockInvokeDecoder(Decoder):
 
     def __init__(self) -> None:
         self._family: str | None = None
-        self._anthropic: AnthropicDecoder | None = None
+        # Claude and Nova streams go through the existing decoders (anthropic, bedrock's Converse).
+        self._inner: Decoder | None = None
         self._started = False
         self._finished = False  # a native family's last object was seen
         self._errored = False
@@ -110,7 +121,7 @@ class BedrockInvokeDecoder(Decoder):
     def complete(self) -> bool:
         if self._errored or self._finished:
             return True
-        return self._anthropic is not None and self._anthropic.complete
+        return self._inner is not None and self._inner.complete
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         if not isinstance(event, EventStreamMessage):
@@ -141,7 +152,7 @@ class BedrockInvokeDecoder(Decoder):
         return self._model_object(obj)
 
     def finish(self) -> list[Chunk]:
-        return self._anthropic.finish() if self._anthropic is not None else []
+        return self._inner.finish() if self._inner is not None else []
 
     # -- the model's own objects ---------------------------------------------------------------
 
@@ -149,10 +160,23 @@ class BedrockInvokeDecoder(Decoder):
         if self._family is None:
             self._family = _detect(obj)
             if self._family == "anthropic":
-                self._anthropic = _AnthropicOnBedrock()
-        if self._anthropic is not None:
-            return self._anthropic.decode(JSONValue(obj))
-        out: list[Chunk] = []
+                self._inner = _AnthropicOnBedrock()
+            elif self._family == "nova":
+                self._inner = BedrockDecoder()
+        if self._family == "nova" and self._inner is not None:
+            # {"contentBlockDelta": {...}}: a Converse event as one JSON object, which is the
+            # payload of the ConverseStream frame of that name.
+            out: list[Chunk] = []
+            for name, payload in obj.items():
+                if name in _CONVERSE_EVENTS:
+                    frame = EventStreamMessage(
+                        {":message-type": "event", ":event-type": name}, dumps_wire(payload).encode("utf-8")
+                    )
+                    out.extend(self._inner.decode(frame))
+            return out
+        if self._inner is not None:
+            return self._inner.decode(JSONValue(obj))
+        out = []
         if not self._started:
             self._started = True
             out.append(ResponseStart(raw=obj))
@@ -237,9 +261,16 @@ class BedrockInvokeDecoder(Decoder):
         )
 
 
+_CONVERSE_EVENTS = frozenset(
+    {"messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"}
+)
+
+
 def _detect(obj: Mapping[str, Any]) -> str | None:
     if isinstance(obj.get("type"), str):
         return "anthropic"
+    if _CONVERSE_EVENTS.intersection(obj):
+        return "nova"
     if "generation" in obj:
         return "meta"
     if "outputs" in obj:
@@ -377,17 +408,22 @@ class BedrockInvokeProvider(Provider):
             return json_request(url, dict(native), headers)
         if family == "anthropic":
             body = self._anthropic_body(model, messages, tools, opts)
+        elif family == "nova":
+            converse = BedrockProvider().build_request(
+                model=model, messages=messages, tools=tools, base_url="https://unused.invalid", **opts
+            )
+            body = {"schemaVersion": "messages-v1", **converse.json_body()}
         elif family in ("meta", "mistral", "cohere"):
             if tools:
                 raise LocalProtocolError(
-                    f"bedrock-invoke: tools are supported here for Anthropic models only; use the "
+                    f"bedrock-invoke: tools are supported here for Anthropic and Nova models only; use the "
                     f"'bedrock' provider (Converse API) for tools with {model!r}"
                 )
             body = self._native_body(str(family), messages, opts)
         else:
             raise ConfigurationError(
                 f"bedrock-invoke cannot tell the request format of model {model!r}: pass "
-                "family='anthropic' | 'meta' | 'mistral' | 'cohere', or native_body={...}"
+                "family='anthropic' | 'nova' | 'meta' | 'mistral' | 'cohere', or native_body={...}"
             )
         return json_request(url, body, headers)
 
