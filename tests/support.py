@@ -1,7 +1,9 @@
 """Shared helpers for the test suite: where the shared data lives, and ways to slice bytes.
 
-Data is read from ``../shared`` beside the project when it is there (the source of truth), else
-from the copy in ``tests/data`` so the suite also runs in a checkout without it.
+Conformance data is read from ``../shared`` beside the project when it is there (the source of
+truth), else from the copy in ``tests/data`` so the suite also runs in a checkout without it.
+Provider fixtures are read from ``tests/data/providers`` first: that copy holds every shared
+fixture plus those added since, so a local run tests exactly what CI tests.
 """
 
 from __future__ import annotations
