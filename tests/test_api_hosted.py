@@ -365,6 +365,10 @@ def test_azure_urls() -> None:
         return azure.build_request(model="dep", messages=msgs, api_key="k", **kw).url
 
     assert url(resource="res") == "https://res.openai.azure.com/openai/v1/chat/completions"
+    # A resource named in the call wins over the endpoint from the environment.
+    assert url(resource="res", base_url="https://env.openai.azure.com") == (
+        "https://res.openai.azure.com/openai/v1/chat/completions"
+    )
     assert url(base_url="https://res.cognitiveservices.azure.com/") == (
         "https://res.cognitiveservices.azure.com/openai/v1/chat/completions"
     )

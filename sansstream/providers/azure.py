@@ -14,8 +14,8 @@ stream.
   defaults to ``model``) and ``{endpoint}/openai/responses?api-version=…``.
 
 ``endpoint`` is the resource URL (``https://{resource}.openai.azure.com``, or
-``.cognitiveservices.azure.com`` / ``.services.ai.azure.com``): ``base_url``, else
-``resource="name"``, else ``AZURE_OPENAI_ENDPOINT``. A ``base_url`` that already ends in
+``.cognitiveservices.azure.com`` / ``.services.ai.azure.com``): ``resource="name"``, else
+``base_url``, else ``AZURE_OPENAI_ENDPOINT``. A ``base_url`` that already ends in
 ``/openai/v1`` or ``/openai/deployments/{name}`` is used as the API root.
 
 **Auth.** An API key goes in the ``api-key`` header (``api_key=`` or ``AZURE_OPENAI_API_KEY``);
@@ -171,7 +171,7 @@ class _AzureMixin:
     """Endpoint, API version and auth handling shared by both Azure providers."""
 
     name: str
-    # ``path`` under the API root, and whether the dated API puts it under /deployments/{name}.
+    # Whether the dated API puts this route under /deployments/{name} (chat does, responses not).
     deployment_scoped: ClassVar[bool]
 
     def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
@@ -197,14 +197,14 @@ class _AzureMixin:
         deployment = options.pop("deployment", None) or model
         version = options.pop("api_version", None)
         resource = options.pop("resource", None)
-        if not base_url:
-            if not resource:
-                raise ConfigurationError(
-                    f"{self.name} needs the resource endpoint: pass base_url="
-                    "'https://<resource>.openai.azure.com' (or resource='<resource>'), or set "
-                    f"{ENDPOINT_ENV}. Nothing was sent."
-                )
+        if resource:  # a resource named in the call wins over AZURE_OPENAI_ENDPOINT
             base_url = f"https://{quote(str(resource), safe='-')}.openai.azure.com"
+        if not base_url:
+            raise ConfigurationError(
+                f"{self.name} needs the resource endpoint: pass base_url="
+                "'https://<resource>.openai.azure.com' (or resource='<resource>'), or set "
+                f"{ENDPOINT_ENV}. Nothing was sent."
+            )
         base = base_url.rstrip("/")
         path = urlsplit(base).path
         version = str(version) if version else None
