@@ -22,6 +22,7 @@ from sansstream.model import Done, ProviderError, StreamError, ToolResult
 from sansstream.providers import decode_stream, get
 
 HOSTED = ("azure", "azure-responses", "vertex", "vertex-anthropic", "bedrock-invoke")
+PROVIDERS = Path(__file__).resolve().parent / "data" / "providers"
 CASES = fixture_params(*HOSTED)
 
 
@@ -259,3 +260,23 @@ def test_bedrock_invoke_bad_chunk_payloads_are_remote_protocol_errors(payload: b
     decoded = decode_all("bedrock-invoke", frame)
     assert isinstance(decoded.error, RemoteProtocolError)
     assert "bedrock-invoke" in str(decoded.error)
+
+
+def test_the_committed_hosted_fixtures_are_what_the_generator_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import make_hosted_fixtures as generator
+
+    monkeypatch.setattr(generator, "ROOT", tmp_path)
+    generator.azure()
+    generator.azure_responses()
+    generator.vertex()
+    generator.vertex_anthropic()
+    generator.bedrock_invoke()
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(PROVIDERS) for family in HOSTED for p in (PROVIDERS / family).iterdir() if p.is_file()
+    )
+    assert written == committed
+    for relative in written:
+        assert (tmp_path / relative).read_bytes() == (PROVIDERS / relative).read_bytes(), relative
