@@ -157,7 +157,8 @@ def test_cancel_interrupts_the_backoff_wait() -> None:
 
 def test_backoff_schedule() -> None:
     p = RetryPolicy(max_attempts=6, initial_delay=1, max_delay=5, jitter=0.5, random=lambda: 1.0)
-    assert [p.delay(k) for k in range(1, 6)] == [0.5, 1.0, 2.0, 2.5, 2.5]  # full jitter taken
+    # the one jitter rule (shared with ReconnectPolicy): jitter only ever lengthens a wait
+    assert [p.delay(k) for k in range(1, 6)] == [1.5, 3.0, 6.0, 7.5, 7.5]
     q = RetryPolicy(max_attempts=3, initial_delay=1, jitter=0.0)
     assert q.delay(1) == 1.0
     assert q.delay(2) == 2.0

@@ -156,7 +156,8 @@ def _gaps(retry_ms: int) -> list[float]:
         closed_at.append(time.monotonic())
 
     with ResumingServer(total=4, per_connection=1, drop="clean close", retry_ms=retry_ms) as srv:
-        policy = ReconnectPolicy(initial_delay=5.0, jitter=0.0, max_attempts=3)
+        # the floor on server delays is lowered so that both settings are honoured as sent
+        policy = ReconnectPolicy(initial_delay=5.0, jitter=0.0, max_attempts=3, min_server_delay=0.01)
         for _ in connect_sse(srv.server.url, policy=policy):
             on_event_done()  # the event arrives just before the server closes
         arrivals = [t for t, _ in srv.seen]
@@ -387,13 +388,19 @@ def test_reconnect_delay_rules() -> None:
     p = ReconnectPolicy(initial_delay=1.0, multiplier=2.0, max_delay=10.0, jitter=0.5)
     assert [reconnect_delay(p, k) for k in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     assert reconnect_delay(p, 0, rand=0.999) == pytest.approx(1.4995)  # jitter only lengthens
-    assert reconnect_delay(p, 0, server_retry_ms=250) == 0.25
-    assert reconnect_delay(p, 3, server_retry_ms=250) == 2.0
-    assert reconnect_delay(p, 0, server_retry_ms=60_000) == 60.0  # the server's wish is kept
+    assert reconnect_delay(p, 0, server_retry_ms=750) == 0.75
+    assert reconnect_delay(p, 3, server_retry_ms=750) == 6.0
+    assert reconnect_delay(p, 0, server_retry_ms=50_000) == 50.0  # the server's wish is kept...
+    assert reconnect_delay(p, 0, server_retry_ms=60_001) == 60.0  # ...up to max_server_delay
+    assert reconnect_delay(p, 0, server_retry_ms=10**5000) == 60.0  # no overflow
+    assert reconnect_delay(p, 0, server_retry_ms=0) == 0.5  # the floor: retry: 0 cannot hammer
+    assert reconnect_delay(p, 0, server_retry_ms=250) == 0.5
     assert reconnect_delay(p, 0, retry_after=7.0) == 7.0
+    assert reconnect_delay(p, 0, retry_after=1e9) == 60.0  # Retry-After is clamped the same way
     assert reconnect_delay(p, 10_000) == 10.0  # no overflow
-    assert reconnect_delay(p, 0, server_retry_ms=10**5000) == 10.0**12  # nor here
     assert reconnect_delay(ReconnectPolicy(initial_delay=0.0), 5) == 0.0
+    loose = ReconnectPolicy(min_server_delay=0.0, max_server_delay=1e6, jitter=0.0)
+    assert reconnect_delay(loose, 0, server_retry_ms=250) == 0.25
 
 
 def test_backoff_counts_attempts_without_progress() -> None:

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
 from ..core._sse import DEFAULT_MAX_EVENT_SIZE, SSEParser
 from ..model._errors import (
     ConfigurationError,
+    FirstTokenTimeout,
     HTTPStatusError,
-    IdleTimeout,
     ReadTimeout,
     SansStreamError,
     StreamCancelled,
@@ -43,8 +43,10 @@ from ..model._errors import (
 )
 from ..model._events import END, NEED_DATA, ServerSentEvent
 from ..providers._base import HTTPRequest
-from ..transports._base import Timeouts, Transport, TransportResponse
+from ..transports._base import AbortHandle, Timeouts, Transport, TransportResponse
 from ..transports._http import check_content_type, get_transport, raise_for_status
+from ..transports._secrets import redact_url
+from ._engine import Deadlines, open_response
 from ._retry import Backoff, ReconnectPolicy
 
 __all__ = ["connect_sse", "EventSource", "DEFAULT_SSE_TIMEOUTS"]
@@ -54,7 +56,9 @@ DEFAULT_SSE_TIMEOUTS = Timeouts(connect=10.0, first_byte=30.0, first_token=None,
 set ``idle`` (a little above the server's keepalive interval) to detect a dead connection and
 reconnect. Connecting and the response headers are bounded so a dead server is noticed."""
 
-_RETRYABLE_TIMEOUTS = (StreamTimeout,)  # any deadline but total: reconnect
+_FATAL_TIMEOUTS = (TotalTimeout, FirstTokenTimeout)  # they count from the start: reconnecting cannot help
+# Fetch normalises header values by stripping leading and trailing HTTP whitespace
+_HTTP_WHITESPACE = " \t"
 _DEFAULT_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
 
 
@@ -84,6 +88,7 @@ class EventSource:
         body: bytes | str | None = None,
         max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
         on_connect: Callable[[TransportResponse], object] | None = None,
+        secret_headers: Sequence[str] = (),
     ) -> None:
         if not isinstance(url, str) or not url:
             raise ConfigurationError(f"connect_sse needs a URL string, not {url!r}")
@@ -100,6 +105,10 @@ class EventSource:
         self.retry: int | None = None
         self.connections = 0
         self._on_connect = on_connect
+        self._secret_headers = tuple(secret_headers)
+        self._abort: AbortHandle | None = None  # the open() in progress, abortable by close()
+        self._deadlines = Deadlines(self.timeouts, 0.0)  # restarted when iteration starts
+        self._got_event = False
         self._owns_transport = isinstance(transport, str) or transport is None
         self._transport = get_transport(transport)
         self._backoff = Backoff(self.policy)
@@ -138,6 +147,9 @@ class EventSource:
         self._closed.set()
         with self._lock:
             response = self._response
+            abort = self._abort
+        if abort is not None:
+            abort.abort()  # wakes a connect or header wait blocked in the transport, at once
         if response is not None:
             try:
                 response.close()
@@ -159,12 +171,13 @@ class EventSource:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<EventSource {self.url} {state} last_event_id={self.last_event_id!r}>"
+        return f"<EventSource {redact_url(self.url)} {state} last_event_id={self.last_event_id!r}>"
 
     # -- the engine -----------------------------------------------------------------------------
 
     def _engine(self) -> Generator[ServerSentEvent, None, None]:
         started = self._clock()
+        self._deadlines = Deadlines(self.timeouts, started)
         try:
             while not self._closed.is_set():
                 retry_after: float | None = None
@@ -187,27 +200,29 @@ class EventSource:
                     if self._closed.is_set():
                         return
                     last_error = exc
-                except TotalTimeout:
+                except _FATAL_TIMEOUTS:
                     raise
-                except _RETRYABLE_TIMEOUTS as exc:
+                except StreamTimeout as exc:
                     if self._closed.is_set():
                         return
                     last_error = exc
                 else:
-                    last_error = TransportError(f"the server closed the event stream from {self.url}")
+                    last_error = TransportError(
+                        f"the server closed the event stream from {redact_url(self.url)}"
+                    )
                 finally:
                     self._drop_response()
                 wait = self._backoff.attempt_ended(server_retry_ms=self.retry, retry_after=retry_after)
                 if wait is None:
                     attempts = self._backoff.failures
                     raise TransportError(
-                        f"gave up on the event stream from {self.url} after {attempts} connection "
-                        f"attempt{'s' if attempts != 1 else ''} in a row delivered no new event "
+                        f"gave up on the event stream from {redact_url(self.url)} after {attempts} "
+                        f"connection attempt{'s' if attempts != 1 else ''} in a row delivered no new event "
                         f"(last problem: {last_error}); raise ReconnectPolicy.max_attempts to keep "
                         "trying longer"
                     ) from last_error
                 total = self.timeouts.total
-                if total is not None and self._clock() + wait - started >= total:
+                if total is not None and not self._deadlines.wait(self._clock(), wait):
                     raise TotalTimeout(
                         f"total timeout of {total:g}s: the event stream would only reconnect after "
                         "it; raise Timeouts.total or pass None",
@@ -227,17 +242,36 @@ class EventSource:
         given = {k.lower() for k in self.headers}
         headers = {k: v for k, v in _DEFAULT_HEADERS.items() if k.lower() not in given}
         headers.update((k, v) for k, v in self.headers.items() if k.lower() != "last-event-id")
-        if self.last_event_id:
+        value = self.last_event_id.strip(_HTTP_WHITESPACE)
+        if value and _sendable(value):
             # The header carries the ID's UTF-8 bytes; transports write header text as Latin-1,
-            # so pass those bytes as one Latin-1 character each.
-            headers["Last-Event-ID"] = self.last_event_id.encode("utf-8").decode("latin-1")
+            # so pass those bytes as one Latin-1 character each (the same bytes on every transport).
+            headers["Last-Event-ID"] = value.encode("utf-8").decode("latin-1")
         return HTTPRequest(self.method, self.url, headers, self.body)
 
     def _connect(self) -> TransportResponse | None:
-        t = self.timeouts
-        response = self._transport.open(
-            self._request(), connect_timeout=t.connect, first_byte_timeout=t.first_byte
-        )
+        abort = AbortHandle()
+        with self._lock:
+            if self._closed.is_set():
+                raise _Closed
+            self._abort = abort
+        try:
+            response = open_response(
+                self._transport,
+                self._request(),
+                self._deadlines,
+                self._clock,
+                abort=abort,
+                got_token=self._got_event,
+                secret_headers=self._secret_headers,
+            )
+        except StreamCancelled:
+            if self._closed.is_set():
+                raise _Closed from None
+            raise
+        finally:
+            with self._lock:
+                self._abort = None
         with self._lock:
             self._response = response
         if self._closed.is_set():
@@ -255,7 +289,6 @@ class EventSource:
 
     def _pump(self, response: TransportResponse, started: float) -> Iterator[ServerSentEvent]:
         parser = SSEParser(max_event_size=self.max_event_size, last_event_id=self.last_event_id)
-        t = self.timeouts
         last_event = self._clock()
         while True:
             event = parser.next_event()
@@ -276,8 +309,8 @@ class EventSource:
                 return
             self.last_event_id = event.id
             self._backoff.progress()
-            if t.idle is not None:
-                last_event = self._clock()
+            self._got_event = True
+            last_event = self._clock()
             if self._closed.is_set():
                 raise _Closed
             yield event
@@ -285,38 +318,17 @@ class EventSource:
     def _read(self, response: TransportResponse, started: float, last_event: float) -> bytes:
         if self._closed.is_set():
             raise _Closed
-        t = self.timeouts
         now = self._clock()
-        limits: list[tuple[float, str, float]] = []
-        if t.read is not None:
-            limits.append((t.read, "read", t.read))
-        if t.idle is not None:
-            limits.append((last_event + t.idle - now, "idle", t.idle))
-        if t.total is not None:
-            limits.append((started + t.total - now, "total", t.total))
-        binding = min(limits) if limits else None
+        limit = self._deadlines.read(now, progress=last_event, got_token=self._got_event)
+        if limit is not None and limit.expired():
+            raise limit.error(now, redact_url(self.url))
         try:
-            if binding is not None and binding[0] <= 0:
-                raise ReadTimeout("deadline already passed")
-            return response.read(None if binding is None else binding[0])
+            return response.read(None if limit is None else limit.remaining)
         except ReadTimeout:
             if self._closed.is_set():
                 raise _Closed from None
-            assert binding is not None
-            _, kind, limit = binding
-            if kind == "total":
-                raise TotalTimeout(
-                    f"total timeout of {limit:g}s reached while reading the event stream from {self.url}",
-                    limit=limit,
-                    elapsed=self._clock() - started,
-                ) from None
-            if kind == "idle":
-                raise IdleTimeout(
-                    f"idle timeout: no event from {self.url} for {limit:g}s; reconnecting",
-                    limit=limit,
-                    elapsed=self._clock() - last_event,
-                ) from None
-            raise
+            assert limit is not None
+            raise limit.error(self._clock(), redact_url(self.url)) from None
         except (StreamCancelled, TransportError):
             if self._closed.is_set():
                 raise _Closed from None
@@ -340,6 +352,13 @@ class EventSource:
                 pass
 
 
+def _sendable(value: str) -> bool:
+    """Whether both transports can carry ``value`` as a header: no control character but HTAB
+    (HTTP forbids them; browsers reject only NUL, CR and LF in an event ID, so an ID with a VT or
+    FF is kept for ``last_event_id`` but cannot be sent back)."""
+    return not any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in value)
+
+
 def connect_sse(
     url: str,
     *,
@@ -352,6 +371,7 @@ def connect_sse(
     body: bytes | str | None = None,
     max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
     on_connect: Callable[[TransportResponse], object] | None = None,
+    secret_headers: Sequence[str] = (),
 ) -> EventSource:
     """Open ``url`` as an event stream with EventSource semantics; iterate the result for
     ``ServerSentEvent``s.
@@ -364,6 +384,11 @@ def connect_sse(
     ``Timeouts`` or a number of seconds (connect, first byte and idle); ``max_event_size``
     bounds one event (``EventTooLargeError``, not retried). ``on_connect`` is called with each
     response once its headers arrived (status and headers are readable; do not read the body).
+    Redirects (301/302/303/307/308) are followed by the shared policy: ``headers`` named in
+    ``secret_headers`` (and the usual credential headers) never follow one to another origin.
+    ``total`` and ``first_token`` (the first event) count from the first connection and end the
+    stream; the other limits make it reconnect. A server's ``retry:`` / ``Retry-After`` is clamped
+    to ``policy``'s ``[min_server_delay, max_server_delay]``.
     """
     return EventSource(
         url,
@@ -376,4 +401,5 @@ def connect_sse(
         body=body,
         max_event_size=max_event_size,
         on_connect=on_connect,
+        secret_headers=secret_headers,
     )

@@ -29,31 +29,25 @@ from __future__ import annotations
 import datetime
 import os
 import queue
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..model._chunks import Chunk, TextDelta, Usage
 from ..model._errors import (
     ChunkValidationError,
     ConfigurationError,
-    ConnectTimeout,
-    FirstByteTimeout,
-    FirstTokenTimeout,
     HTTPStatusError,
-    IdleTimeout,
     IncompleteStreamError,
     LocalProtocolError,
-    ProviderError,
     ReadTimeout,
+    RemoteProtocolError,
     SansStreamError,
     StreamCancelled,
     StreamTimeout,
-    TotalTimeout,
     TransportError,
 )
 from ..model._events import END, NEED_DATA, WireEvent
@@ -61,71 +55,12 @@ from ..model._result import Accumulator, ChatResult
 from ..providers._base import Framing, HTTPRequest, Message, Provider, ToolSpec
 from ..providers._pipeline import StreamDecoder
 from ..providers._registry import get as get_provider
-from ..transports._base import DEFAULT_TIMEOUTS, Timeouts, Transport, TransportResponse
+from ..transports._base import DEFAULT_TIMEOUTS, AbortHandle, Timeouts, Transport, TransportResponse
+from ._engine import Deadlines, open_response
 from ._metrics import Metrics, MetricsRecorder
+from ._retry import NO_RETRY, RetryPolicy
 
 __all__ = ["stream_chat", "ChatStream", "RetryPolicy", "StreamEnd", "SendHandle", "NO_RETRY"]
-
-
-# ----------------------------------------------------------------------------------------------
-# retry policy
-
-
-def _default_should_retry(exc: BaseException) -> bool:
-    if isinstance(exc, HTTPStatusError):
-        return exc.status in (408, 425, 429) or exc.status >= 500
-    if isinstance(exc, ProviderError):
-        return exc.retryable  # e.g. Anthropic "overloaded_error" before any output
-    # a connection that failed, timed out while connecting, or closed before any chunk
-    return isinstance(exc, TransportError | ConnectTimeout | IncompleteStreamError)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
-    """How to retry a request that failed before its first chunk.
-
-    Retried: connection failures (``TransportError``, ``ConnectTimeout``), HTTP 408/425/429/5xx
-    (``HTTPStatusError``), a stream that ended before any chunk, and in-band errors the provider
-    marks retryable — only while no chunk has come out of the stream yet. At most
-    ``max_attempts`` requests are sent in all. The wait before attempt ``k + 1`` is
-    ``min(max_delay, initial_delay * multiplier ** (k - 1))``, reduced by up to ``jitter`` (a
-    fraction) at random so that many clients do not retry in lockstep; a server's
-    ``Retry-After`` is honoured as a lower bound, and if it asks for more than ``max_retry_after``
-    seconds the error is raised instead of waiting that long. ``sleep`` replaces the wait (tests
-    pass a recorder; by default the wait ends early if the stream is cancelled) and ``random``
-    the jitter source.
-    """
-
-    max_attempts: int = 3
-    initial_delay: float = 0.5
-    multiplier: float = 2.0
-    max_delay: float = 8.0
-    jitter: float = 0.25
-    max_retry_after: float = 60.0
-    should_retry: Callable[[BaseException], bool] = field(default=_default_should_retry, compare=False)
-    sleep: Callable[[float], None] | None = field(default=None, compare=False)
-    random: Callable[[], float] = field(default=random.random, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based), or ``None`` to
-        give up (no attempts left, or the server asked for too long a wait)."""
-        if attempt >= self.max_attempts:
-            return None
-        base = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
-        wait = base * (1.0 - self.jitter * self.random())
-        if retry_after is not None:
-            if retry_after > self.max_retry_after:
-                return None
-            wait = max(wait, retry_after)
-        return max(0.0, wait)
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)
-"""Send the request once; raise whatever happens."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,26 +170,6 @@ class _ChunkSource:
 
 
 _Mode = Literal["chunks", "raw"]
-_TIMEOUT_KINDS: dict[str, type[StreamTimeout]] = {
-    "first_token": FirstTokenTimeout,
-    "idle": IdleTimeout,
-    "read": ReadTimeout,
-    "total": TotalTimeout,
-    "first_byte": FirstByteTimeout,
-    "connect": ConnectTimeout,
-}
-
-
-_TIMEOUT_ADVICE = {
-    "first_token": "the model produced no output in time; raise Timeouts(first_token=...) for slow "
-    "reasoning models",
-    "idle": "the stream stalled (keepalives do not count as progress); raise Timeouts(idle=...) if "
-    "the server is known to pause",
-    "read": "no bytes arrived in time; the connection may be dead",
-    "total": "the whole stream took too long; raise Timeouts(total=...)",
-    "first_byte": "the server did not answer in time; check the URL or raise Timeouts(first_byte=...)",
-    "connect": "could not connect in time; check the URL and the network",
-}
 
 
 _EXHAUSTED: Any = object()
@@ -265,19 +180,6 @@ def _close_quietly(response: TransportResponse) -> None:
         response.close()
     except Exception:  # closing must never fail the canceller or hide the real error
         pass
-
-
-class _PendingOpen:
-    """A ``transport.open`` running in a helper thread (see ``ChatStream._open_in_worker``)."""
-
-    __slots__ = ("abandoned", "error", "lock", "response", "wake")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.wake = threading.Event()  # set when open finished, or by cancel()
-        self.response: TransportResponse | None = None
-        self.error: BaseException | None = None
-        self.abandoned = False  # nobody waits any more: the worker closes what it gets
 
 
 class _Cancelled(Exception):
@@ -331,6 +233,7 @@ class ChatStream:
         batch: int | None = None,
         batch_ms: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        secret_headers: Sequence[str] = (),
     ) -> None:
         if batch is not None and batch < 1:
             raise ConfigurationError(f"batch must be a positive number of chunks, not {batch}")
@@ -355,6 +258,8 @@ class ChatStream:
         self._batch = batch
         self._batch_ms = batch_ms
         self._clock = clock
+        # header names (beyond SECRET_HEADERS) whose values must not follow a cross-origin redirect
+        self._secret_headers = tuple(secret_headers)
 
         self._lock = threading.Lock()  # guards _response against cancel() from other threads
         self._cancel_event = threading.Event()
@@ -374,7 +279,8 @@ class ChatStream:
         self._attempts = 0
         self._items_out = 0  # items that came out of the source (retries stop after the first)
         self._sender: SendHandle | None = None  # set once send_to() owns the reading
-        self._pending_open: _PendingOpen | None = None  # an open() waiting for headers
+        self._abort: AbortHandle | None = None  # the open() in progress, abortable by cancel()
+        self._deadlines = Deadlines(timeouts, 0.0)  # restarted by _start_clock
 
     # -- public state ------------------------------------------------------------------------
 
@@ -531,6 +437,11 @@ class ChatStream:
             try:
                 self._start_clock()
                 self._open_with_retry()
+            except _Cancelled:
+                # cancel() from another thread while entering: never leak the internal signal
+                error = StreamCancelled("the stream was cancelled while its request was being opened")
+                self._fail(error)
+                raise error from None
             except BaseException as exc:
                 self._fail(exc)
                 raise
@@ -552,15 +463,16 @@ class ChatStream:
         self._finish_up()
 
     def cancel(self) -> None:
-        """Stop the stream from any thread: closes the connection; iteration ends quietly."""
+        """Stop the stream from any thread: closes the connection (or aborts the request still
+        connecting or waiting for headers); iteration ends quietly."""
         if self._finished:
             return
         self._cancel_event.set()
         with self._lock:
             response = self._response
-            pending = self._pending_open
-        if pending is not None:
-            pending.wake.set()  # release a caller waiting for response headers
+            abort = self._abort
+        if abort is not None:
+            abort.abort()  # wakes a connect or header wait blocked in the transport, at once
         if response is not None:
             _close_quietly(response)
 
@@ -618,6 +530,7 @@ class ChatStream:
     def _start_clock(self) -> None:
         if self._t_start is None:
             self._t_start = self._clock()
+            self._deadlines = Deadlines(self.timeouts, self._t_start)
             self._recorder.start(self._t_start)
 
     def _engine(self, *, raw: bool) -> Iterator[Any]:
@@ -659,6 +572,8 @@ class ChatStream:
         except BaseException as exc:
             if self.cancelled and isinstance(exc, SansStreamError):
                 return  # a read interrupted by cancel(): end quietly, as documented
+            if isinstance(exc, RemoteProtocolError | StreamTimeout) and getattr(exc, "partial", None) is None:
+                exc.partial = self._accumulator.result()  # what arrived before the bad bytes
             self._fail(exc)
             raise
         finally:
@@ -732,51 +647,19 @@ class ChatStream:
 
     # -- deadlines -----------------------------------------------------------------------------
 
-    def _limits(self, now: float) -> list[tuple[str, float, float, float]]:
-        """``(kind, remaining, limit, elapsed)`` for every read deadline in force at ``now``."""
-        t = self.timeouts
-        start = self._t_start if self._t_start is not None else now
-        anchor = self._t_progress if self._t_progress is not None else start
-        out: list[tuple[str, float, float, float]] = []
-        if t.total is not None:
-            out.append(("total", start + t.total - now, t.total, now - start))
-        if t.first_token is not None and not self._got_token:
-            out.append(("first_token", start + t.first_token - now, t.first_token, now - start))
-        if t.idle is not None:
-            out.append(("idle", anchor + t.idle - now, t.idle, now - anchor))
-        if t.read is not None:
-            out.append(("read", t.read, t.read, 0.0))
-        return out
-
-    def _timeout_error(self, kind: str, limit: float, elapsed: float) -> StreamTimeout:
-        cls = _TIMEOUT_KINDS[kind]
-        advice = _TIMEOUT_ADVICE[kind]
-        return cls(
-            f"{kind} timeout of {limit:g}s fired after {elapsed:.3f}s: {advice}",
-            limit=limit,
-            elapsed=elapsed,
-        )
-
     def _read(self, response: TransportResponse) -> bytes:
         now = self._clock()
-        limits = self._limits(now)
-        binding = min(limits, key=lambda x: x[1]) if limits else None
-        if binding is not None and binding[1] <= 0:
-            kind, _, limit, elapsed = binding
-            raise self._timeout_error(kind, limit, elapsed)
+        progress = self._t_progress if self._t_progress is not None else self._deadlines.start
+        limit = self._deadlines.read(now, progress=progress, got_token=self._got_token)
+        if limit is not None and limit.expired():
+            raise limit.error(now)
         try:
-            return response.read(None if binding is None else binding[1])
+            return response.read(None if limit is None else limit.remaining)
         except ReadTimeout:
             if self.cancelled:
                 raise _Cancelled from None
-            assert binding is not None
-            after = self._clock()
-            kind, _, limit, _ = binding
-            elapsed = {
-                "read": after - now,
-                "idle": after - (self._t_progress if self._t_progress is not None else self._t_start or now),
-            }.get(kind, after - (self._t_start or now))
-            raise self._timeout_error(kind, limit, elapsed) from None
+            assert limit is not None
+            raise limit.error(self._clock()) from None
         except StreamCancelled:
             if self.cancelled:
                 raise _Cancelled from None
@@ -819,8 +702,7 @@ class ChatStream:
         wait = self.retry.delay(self._attempts, retry_after)
         if wait is None:
             raise exc
-        total = self.timeouts.total
-        if total is not None and self._t_start is not None and self._clock() + wait >= self._t_start + total:
+        if not self._deadlines.wait(self._clock(), wait):
             raise exc  # waiting would overrun the total deadline: report the real error
         if self.retry.sleep is not None:
             self.retry.sleep(wait)
@@ -830,50 +712,40 @@ class ChatStream:
             raise _Cancelled
 
     def _open_once(self) -> None:
+        """The seam: open the request once (signing it, following redirects, bounded by the
+        connect and header deadlines, abortable by ``cancel()``) and keep the response for
+        ``_pump`` to read. Everything that (re)opens a request goes through here."""
         from ..transports._http import check_content_type, raise_for_status
 
         if self.cancelled:
             raise _Cancelled
-        t = self.timeouts
-        now = self._clock()
-        start = self._t_start if self._t_start is not None else now
         self._attempts += 1
         self._recorder.attempt()
-        # The transport enforces connect / first_byte; first_token and total also bound the
-        # wait for headers, and whichever is tightest names the timeout.
-        header_limits: list[tuple[str, float, float]] = []
-        if t.first_byte is not None:
-            header_limits.append(("first_byte", t.first_byte, t.first_byte))
-        if t.first_token is not None:
-            header_limits.append(("first_token", start + t.first_token - now, t.first_token))
-        if t.total is not None:
-            header_limits.append(("total", start + t.total - now, t.total))
-        binding = min(header_limits, key=lambda x: x[1]) if header_limits else None
-        connect = t.connect
-        if t.total is not None and (connect is None or start + t.total - now < connect):
-            connect = start + t.total - now
-        if binding is not None and binding[1] <= 0:
-            raise self._timeout_error(binding[0], binding[2], now - start)
-        if connect is not None and connect <= 0:
-            raise self._timeout_error("total", t.total or 0.0, now - start)
         request = self.provider.sign(
             self._request, env=self._env, now=datetime.datetime.now(datetime.timezone.utc)
         )
+        abort = AbortHandle()
+        with self._lock:
+            if self._cancel_event.is_set():
+                raise _Cancelled
+            self._abort = abort
         try:
-            response = self._open_in_worker(
+            response = open_response(
+                self._transport,
                 request,
-                connect_timeout=connect,
-                first_byte_timeout=None if binding is None else binding[1],
+                self._deadlines,
+                self._clock,
+                abort=abort,
+                got_token=self._got_token,
+                secret_headers=self._secret_headers,
             )
-        except FirstByteTimeout:
-            assert binding is not None
-            after = self._clock()
-            elapsed = after - now if binding[0] == "first_byte" else after - start
-            raise self._timeout_error(binding[0], binding[2], elapsed) from None
-        except ConnectTimeout:
-            if t.total is not None and (t.connect is None or start + t.total - now < t.connect):
-                raise self._timeout_error("total", t.total, self._clock() - start) from None
+        except StreamCancelled:
+            if self.cancelled:
+                raise _Cancelled from None
             raise
+        finally:
+            with self._lock:
+                self._abort = None
         with self._lock:
             if self._cancel_event.is_set():
                 cancelled = True
@@ -881,7 +753,7 @@ class ChatStream:
                 cancelled = False
                 self._response = response
         if cancelled:
-            response.close()
+            _close_quietly(response)
             raise _Cancelled
         # Idle counts from the headers (first_byte covered the wait for them) until a chunk.
         self._t_progress = self._clock()
@@ -892,48 +764,6 @@ class ChatStream:
         except BaseException:
             self._drop_response()
             raise
-
-    def _open_in_worker(self, request: HTTPRequest, **timeouts: float | None) -> TransportResponse:
-        """``transport.open`` in a helper thread, so that ``cancel()`` can release the caller
-        at once while the request waits for its headers: no transport can abort a pending
-        ``open`` (there is no response to close yet). An abandoned open closes its response
-        itself when it completes."""
-        pending = _PendingOpen()
-
-        def work() -> None:
-            try:
-                response = self._transport.open(request, **timeouts)
-            except BaseException as exc:
-                with pending.lock:
-                    pending.error = exc
-                pending.wake.set()
-                return
-            with pending.lock:
-                abandoned = pending.abandoned
-                if not abandoned:
-                    pending.response = response
-            if abandoned:
-                _close_quietly(response)
-            pending.wake.set()
-
-        with self._lock:
-            if self._cancel_event.is_set():
-                raise _Cancelled
-            self._pending_open = pending
-        threading.Thread(target=work, name=f"sansstream-open-{self.id[:8]}", daemon=True).start()
-        try:
-            pending.wake.wait()
-        finally:
-            with self._lock:
-                self._pending_open = None
-            with pending.lock:
-                if pending.response is None and pending.error is None:
-                    pending.abandoned = True  # cancelled (or interrupted) while waiting
-        if pending.error is not None:
-            raise pending.error
-        if pending.response is None:
-            raise _Cancelled
-        return pending.response
 
     def _drop_response(self) -> None:
         with self._lock:
@@ -1003,6 +833,7 @@ def stream_chat(
     batch: int | None = None,
     batch_ms: float | None = None,
     env: Mapping[str, str] | None = None,
+    secret_headers: Sequence[str] = (),
     **options: Any,
 ) -> ChatStream:
     """Stream a chat reply from ``provider`` (a registered name or a ``Provider``).
@@ -1031,6 +862,9 @@ def stream_chat(
       chunk is yielded. ``on_error(exc)`` (before the error propagates),
       ``on_metrics(metrics)`` (once, at the end, whatever the outcome);
       ``batch`` / ``batch_ms``: defaults for ``batches()``, and ``send_to`` delivers lists.
+    - ``secret_headers``: names of your own headers (passed through ``extra_headers``) that
+      carry credentials: like the provider's key headers, they are dropped when a redirect leads
+      to another origin and redacted in recordings and messages.
     - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
       to the provider's ``build_request``.
     """
@@ -1084,4 +918,5 @@ def stream_chat(
         validate=validate,
         batch=batch,
         batch_ms=batch_ms,
+        secret_headers=secret_headers,
     )

@@ -36,6 +36,8 @@ __all__ = [
     "TotalTimeout",
     "TransportError",
     "StreamCancelled",
+    "RETRYABLE_STATUSES",
+    "is_retryable_status",
 ]
 
 
@@ -80,7 +82,12 @@ class ChunkValidationError(SansStreamError):
 
 
 class RemoteProtocolError(ProtocolError):
-    """The peer sent bytes that cannot be parsed. The parser refuses further input afterwards."""
+    """The peer sent bytes that cannot be parsed. The parser refuses further input afterwards.
+
+    Raised mid-stream by ``ChatStream``, it carries ``partial``: the result assembled from what
+    arrived before the bad bytes (``None`` when raised outside a stream)."""
+
+    partial: ChatResult | None = None
 
 
 class IncompleteStreamError(RemoteProtocolError):
@@ -104,6 +111,16 @@ class EventTooLargeError(RemoteProtocolError):
         super().__init__(message)
         self.limit = limit
         self.size = size
+
+
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
+"""Client-error statuses worth retrying: request timeout, conflict (a lock or a concurrent update:
+the OpenAI and Anthropic SDKs retry it), too early, rate limited. Every 5xx is retryable too."""
+
+
+def is_retryable_status(status: int) -> bool:
+    """The one retryable-status rule: ``RETRYABLE_STATUSES`` or any 5xx."""
+    return status in RETRYABLE_STATUSES or 500 <= status <= 599
 
 
 class HTTPStatusError(SansStreamError):
@@ -132,7 +149,9 @@ class HTTPStatusError(SansStreamError):
 
     @property
     def retryable(self) -> bool:
-        return self.status in (408, 409, 425, 429) or self.status >= 500
+        """Whether a retry may succeed (``is_retryable_status``: the one rule used by
+        ``RetryPolicy`` and ``connect_sse`` alike)."""
+        return is_retryable_status(self.status)
 
 
 class UnexpectedContentTypeError(RemoteProtocolError):
@@ -177,6 +196,8 @@ class StreamTimeout(SansStreamError, TimeoutError):
     ``elapsed`` how long was waited."""
 
     kind = "timeout"
+    partial: ChatResult | None = None
+    """Set by ``ChatStream`` when the deadline passed mid-stream: the result so far."""
 
     def __init__(
         self, message: str = "", *, limit: float | None = None, elapsed: float | None = None

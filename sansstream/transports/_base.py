@@ -8,13 +8,15 @@ fired. Transports move bytes and map HTTP failures to errors; they know no provi
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..providers._base import HTTPRequest
 
-__all__ = ["Timeouts", "Transport", "TransportResponse", "DEFAULT_TIMEOUTS"]
+__all__ = ["Timeouts", "Transport", "TransportResponse", "DEFAULT_TIMEOUTS", "AbortHandle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,53 @@ class Timeouts:
 DEFAULT_TIMEOUTS = Timeouts()
 
 
+class AbortHandle:
+    """Lets another thread abort an ``open()`` that is connecting or waiting for headers.
+
+    A transport that supports it (``supports_abort = True``) attaches every socket it opens for
+    the request; ``abort()`` shuts them down, which wakes a ``connect``/``recv`` blocked on them
+    at once, and the transport then raises ``StreamCancelled``. A socket attached after
+    ``abort()`` is shut down on the spot, so there is no window in which an abort is lost. No
+    thread is involved: the caller's own thread returns and cleans up."""
+
+    __slots__ = ("_aborted", "_lock", "_socks")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._aborted = False
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._aborted:
+                self._socks.append(sock)
+                return
+        _shutdown(sock)
+
+    def detach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if sock in self._socks:
+                self._socks.remove(sock)
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # not connected yet or already closed: the blocked call fails on its own
+
+
 @runtime_checkable
 class TransportResponse(Protocol):
     """An open streaming response."""
@@ -89,9 +138,14 @@ class Transport(Protocol):
         connect_timeout: float | None = None,
         first_byte_timeout: float | None = None,
     ) -> TransportResponse:
-        """Send the request and return once the response headers arrived. Raises
-        ``ConnectTimeout`` / ``FirstByteTimeout`` / ``TransportError``. Does not raise for HTTP
-        error statuses: the caller decides (see ``raise_for_status``)."""
+        """Send the request and return once the final response headers arrived (1xx are
+        skipped; redirects are *not* followed: the caller's redirect policy decides). Raises
+        ``ConnectTimeout`` / ``FirstByteTimeout`` / ``TransportError``. ``first_byte_timeout``
+        is a true deadline from sending to the end of the headers, however slowly they trickle.
+        Does not raise for HTTP error statuses: the caller decides (see ``raise_for_status``).
+
+        Transports with ``supports_abort = True`` also take ``abort=AbortHandle()``, through
+        which another thread can end a pending open at once (``StreamCancelled``)."""
         ...
 
     def close(self) -> None:

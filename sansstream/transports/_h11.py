@@ -54,8 +54,9 @@ from ..model._errors import (
     TransportError,
 )
 from ..providers._base import HTTPRequest
-from ._base import TransportResponse
-from ._http import ContentDecoder, Headers, content_decoder, read_timeout_error
+from ._base import AbortHandle, TransportResponse
+from ._http import ContentDecoder, Headers, content_decoder, encode_header_value, read_timeout_error
+from ._secrets import redact_url
 
 __all__ = ["H11Transport"]
 
@@ -143,6 +144,8 @@ class H11Transport:
         self._lock = threading.Lock()
         self._closed = False
 
+    supports_abort = True
+
     def __enter__(self) -> H11Transport:
         return self
 
@@ -215,7 +218,7 @@ class H11Transport:
             return ""
         return proxies.get(scheme) or proxies.get("all") or ""
 
-    def _connect(self, key: _Key, url: str, timeout: float | None) -> _Conn:
+    def _connect(self, key: _Key, url: str, timeout: float | None, abort: AbortHandle | None = None) -> _Conn:
         scheme, host, port, proxy = key
         started = time.monotonic()
         dial_host, dial_port = host, port
@@ -236,10 +239,14 @@ class H11Transport:
             )
 
         try:
-            sock = _dial(dial_host, dial_port, started, timeout)
+            sock = _dial(dial_host, dial_port, started, timeout, abort)
         except TimeoutError:
+            if abort is not None and abort.aborted:
+                raise StreamCancelled("the request was cancelled while connecting") from None
             raise timed_out() from None
         except OSError as exc:
+            if abort is not None and abort.aborted:
+                raise StreamCancelled("the request was cancelled while connecting") from None
             if proxy:
                 raise TransportError(
                     f"could not connect to the proxy {dial_host}:{dial_port} for {url}: {exc}; check "
@@ -260,7 +267,14 @@ class H11Transport:
                 if timeout is not None:
                     sock.settimeout(max(timeout - (time.monotonic() - started), 0.001))
                 try:
-                    sock = self._context().wrap_socket(sock, server_hostname=host)
+                    tls = self._context().wrap_socket(
+                        sock, server_hostname=host, do_handshake_on_connect=False
+                    )
+                    if abort is not None:
+                        abort.detach(sock)
+                        abort.attach(tls)  # the raw socket object gave its descriptor to tls
+                    sock = tls
+                    sock.do_handshake()
                 except ssl.SSLCertVerificationError as exc:
                     raise TransportError(
                         f"TLS certificate verification failed for {host}:{port}: "
@@ -276,7 +290,12 @@ class H11Transport:
                     ) from None
         except BaseException:
             sock.close()
+            if abort is not None and abort.aborted:
+                raise StreamCancelled("the request was cancelled while connecting") from None
             raise
+        finally:
+            if abort is not None:
+                abort.detach(sock)
         return _Conn(sock, key)
 
     # ------------------------------------------------------------------------------- sending
@@ -287,18 +306,22 @@ class H11Transport:
         *,
         connect_timeout: float | None = None,
         first_byte_timeout: float | None = None,
+        abort: AbortHandle | None = None,
     ) -> TransportResponse:
+        shown = redact_url(request.url)
+        if abort is not None and abort.aborted:
+            raise StreamCancelled("the request was cancelled before it was sent")
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
-                f"cannot open {request.url!r}: the h11 transport needs an http:// or https:// URL"
+                f"cannot open {shown!r}: the h11 transport needs an http:// or https:// URL"
             )
         try:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             raise ConfigurationError(
-                f"cannot open {request.url!r}: the port is not a number; fix base_url"
+                f"cannot open {shown!r}: the port is not a number; fix base_url"
             ) from None
         host = parts.hostname
         proxy = self._proxy_for(scheme, host)
@@ -322,16 +345,31 @@ class H11Transport:
             conn = self._take_idle(key) if self.pool and replayable and attempt == 0 else None
             reused = conn is not None
             if conn is None:
-                conn = self._connect(key, request.url, connect_timeout)
+                conn = self._connect(key, shown, connect_timeout, abort)
+            if abort is not None:
+                abort.attach(conn.sock)
             try:
-                return self._exchange(conn, request, target, host_header, first_byte_timeout, reused, extra)
+                response = self._exchange(
+                    conn, request, target, host_header, first_byte_timeout, reused, extra
+                )
             except _Stale:
                 conn.close()
                 continue
-            except BaseException:
+            except BaseException as exc:
                 conn.close()
+                if abort is not None and abort.aborted and not isinstance(exc, StreamCancelled):
+                    raise StreamCancelled(
+                        "the request was cancelled while waiting for the response"
+                    ) from None
                 raise
-        raise TransportError(f"could not send the request to {request.url}; retry")  # pragma: no cover
+            finally:
+                if abort is not None:
+                    abort.detach(conn.sock)
+            if abort is not None and abort.aborted:
+                response.close()
+                raise StreamCancelled("the request was cancelled while waiting for the response")
+            return response
+        raise TransportError(f"could not send the request to {shown}; retry")  # pragma: no cover
 
     def _exchange(  # noqa: PLR0917 - private, called from one place
         self,
@@ -343,6 +381,7 @@ class H11Transport:
         reused: bool,
         extra_headers: list[tuple[str, str]],
     ) -> _H11Response:
+        shown = redact_url(request.url)
         started = time.monotonic()
         deadline = None if first_byte_timeout is None else started + first_byte_timeout
         body: object = request.body
@@ -376,7 +415,7 @@ class H11Transport:
         def first_byte_timed_out() -> FirstByteTimeout:
             elapsed = time.monotonic() - started
             return FirstByteTimeout(
-                f"first-byte timeout: no response headers from {request.url} within "
+                f"first-byte timeout: no response headers from {shown} within "
                 f"{first_byte_timeout}s (waited {elapsed:.3f}s); the server accepted the request "
                 "but did not answer — retry, or raise Timeouts.first_byte",
                 limit=first_byte_timeout,
@@ -400,7 +439,7 @@ class H11Transport:
                     h11.Request(
                         method=request.method.upper(),
                         target=target,
-                        headers=[(k.encode("utf-8"), v.encode("utf-8")) for k, v in headers],
+                        headers=[(k.encode("ascii", "replace"), encode_header_value(v)) for k, v in headers],
                     )
                 )
                 wire = [out or b""]
@@ -423,7 +462,7 @@ class H11Transport:
             except OSError as exc:
                 if reused:
                     raise _Stale from None
-                raise TransportError(f"sending the request to {request.url} failed: {exc}; retry") from None
+                raise TransportError(f"sending the request to {shown} failed: {exc}; retry") from None
 
             while True:
                 event = h.next_event()
@@ -437,8 +476,7 @@ class H11Transport:
                         if reused and not received_any:
                             raise _Stale from None
                         raise TransportError(
-                            f"the connection to {request.url} failed before the response headers: "
-                            f"{exc}; retry"
+                            f"the connection to {shown} failed before the response headers: {exc}; retry"
                         ) from None
                     if not data:
                         if reused and not received_any:
@@ -452,29 +490,33 @@ class H11Transport:
                     break
                 else:  # ConnectionClosed: the server hung up without answering
                     raise TransportError(
-                        f"the server at {request.url} closed the connection without a response; retry"
+                        f"the server at {shown} closed the connection without a response; retry"
                     )
         except h11.RemoteProtocolError as exc:
             if saw_eof:
                 raise TransportError(
-                    f"the server at {request.url} closed the connection before sending response "
+                    f"the server at {shown} closed the connection before sending response "
                     f"headers ({exc}); retry"
                 ) from None
             raise RemoteProtocolError(
-                f"invalid HTTP response from {request.url}: {exc}; the server (or a proxy in between) "
+                f"invalid HTTP response from {shown}: {exc}; the server (or a proxy in between) "
                 "does not speak HTTP/1.1 here — check the URL and port"
             ) from None
 
         headers_out = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers])
-        return _H11Response(self, conn, event.status_code, headers_out, request.url)
+        return _H11Response(self, conn, event.status_code, headers_out, shown)
 
 
-def _dial(host: str, port: int, started: float, timeout: float | None) -> socket.socket:
+def _dial(
+    host: str, port: int, started: float, timeout: float | None, abort: AbortHandle | None = None
+) -> socket.socket:
     """``socket.create_connection`` with one deadline for all the host's addresses (the stdlib
     gives each address the whole timeout). Name resolution itself cannot be bounded here."""
     last: OSError | None = None
     for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
         sock = socket.socket(family, kind, proto)
+        if abort is not None:
+            abort.attach(sock)  # abort() shuts it down: a pending connect fails at once
         try:
             if timeout is not None:
                 left = timeout - (time.monotonic() - started)
@@ -483,13 +525,19 @@ def _dial(host: str, port: int, started: float, timeout: float | None) -> socket
                 sock.settimeout(left)
             sock.connect(address)
         except TimeoutError:
+            if abort is not None:
+                abort.detach(sock)
             sock.close()
             raise
         except OSError as exc:
+            if abort is not None:
+                abort.detach(sock)
             sock.close()
+            if abort is not None and abort.aborted:
+                raise
             last = exc
             continue
-        return sock
+        return sock  # still attached: the caller detaches it once the connection is made
     raise last if last is not None else OSError(f"no address found for {host}")
 
 
@@ -498,13 +546,15 @@ def _parse_proxy(proxy: str) -> tuple[str, int, str]:
     parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
     if parts.scheme.lower() != "http" or not parts.hostname:
         raise ConfigurationError(
-            f"unsupported proxy {proxy!r}: the h11 transport speaks to http:// proxies only "
+            f"unsupported proxy {redact_url(proxy)!r}: the h11 transport speaks to http:// proxies only "
             "(https targets are tunnelled with CONNECT); use the requests transport otherwise"
         )
     try:
         port = parts.port or 80
     except ValueError:
-        raise ConfigurationError(f"the proxy URL {proxy!r} has a bad port; fix HTTP(S)_PROXY") from None
+        raise ConfigurationError(
+            f"the proxy URL {redact_url(proxy)!r} has a bad port; fix HTTP(S)_PROXY"
+        ) from None
     auth = ""
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()

@@ -43,6 +43,7 @@ __all__ = [
     "read_body",
     "parse_retry_after",
     "extract_error_message",
+    "encode_header_value",
 ]
 
 DEFAULT_MAX_ERROR_BODY = 64 * 1024
@@ -112,6 +113,16 @@ class Headers(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
+
+
+def encode_header_value(value: str) -> bytes:
+    """The bytes a header value is sent as, the same on every transport: Latin-1 when every
+    character fits (so text that already carries UTF-8 bytes as one Latin-1 character each —
+    how ``connect_sse`` passes ``Last-Event-ID`` — goes out unchanged), else UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------
