@@ -45,7 +45,7 @@ from ..model._events import END, NEED_DATA, ServerSentEvent
 from ..providers._base import HTTPRequest
 from ..transports._base import AbortHandle, Timeouts, Transport, TransportResponse
 from ..transports._http import check_content_type, get_transport, raise_for_status
-from ..transports._secrets import redact_url
+from ..transports._secrets import redact_url, secret_values
 from ._engine import Deadlines, open_response
 from ._retry import Backoff, ReconnectPolicy
 
@@ -283,7 +283,9 @@ class EventSource:
             # WHATWG HTML: "a client can be told to stop reconnecting using the HTTP 204 No
             # Content response code".
             return None
-        raise_for_status(response)
+        raise_for_status(
+            response, secrets=secret_values(self.headers, self.url, extra_headers=self._secret_headers)
+        )
         check_content_type(response, ("text/event-stream",))
         return response
 

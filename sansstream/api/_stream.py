@@ -26,6 +26,7 @@ Decisions (documented for users in ``ChatStream``'s docstring):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import queue
@@ -35,6 +36,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from ..model._chunks import Chunk, TextDelta, Usage
 from ..model._errors import (
@@ -56,6 +58,7 @@ from ..providers._base import Framing, HTTPRequest, Message, Provider, ToolSpec
 from ..providers._pipeline import StreamDecoder
 from ..providers._registry import get as get_provider
 from ..transports._base import DEFAULT_TIMEOUTS, AbortHandle, Timeouts, Transport, TransportResponse
+from ..transports._secrets import secret_values
 from ._engine import Deadlines, open_response
 from ._metrics import Metrics, MetricsRecorder
 from ._retry import NO_RETRY, RetryPolicy
@@ -759,7 +762,10 @@ class ChatStream:
         self._t_progress = self._clock()
         self._recorder.headers(self._t_progress)
         try:
-            raise_for_status(response)
+            raise_for_status(
+                response,
+                secrets=secret_values(request.headers, request.url, extra_headers=self._secret_headers),
+            )
             check_content_type(response, self.provider.content_types)
         except BaseException:
             self._drop_response()
@@ -809,6 +815,19 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+
+
+def _split_query(url: str | None) -> tuple[str | None, str]:
+    if url is None or "?" not in url:
+        return url, ""
+    base, _, query = url.partition("?")
+    return base, query.split("#", 1)[0]
+
+
+def _with_query(request: HTTPRequest, query: str) -> HTTPRequest:
+    parts = urlsplit(request.url)
+    merged = f"{parts.query}&{query}" if parts.query else query
+    return dataclasses.replace(request, url=urlunsplit(parts._replace(query=merged)))
 
 
 def stream_chat(
@@ -883,9 +902,14 @@ def stream_chat(
     defaults.pop("base_url", None)
     for name, value in defaults.items():
         options.setdefault(name, value)  # region and the like; explicit options win
+    # A base_url may carry a query (an Azure api-version, a gateway token): the provider appends
+    # its path to the base, so the query is set aside and put back after the path.
+    url, base_query = _split_query(url)
     request = prov.build_request(
         model=model, messages=messages, tools=tools, api_key=key, base_url=url, **options
     )
+    if base_query:
+        request = _with_query(request, base_query)
     # Sign once now so missing credentials (Bedrock) fail before anything is sent; each attempt
     # signs again with its own time.
     prov.sign(request, env=environ, now=datetime.datetime.now(datetime.timezone.utc))

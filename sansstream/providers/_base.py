@@ -47,9 +47,24 @@ ToolSpec = Mapping[str, Any]
 ``{"type": "function", "function": {...}}`` is accepted too)."""
 
 SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "x-amz-security-token"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",  # Azure OpenAI
+        "x-goog-api-key",
+        "x-amz-security-token",
+        "cookie",
+        # AI gateways in front of a provider carry their own keys
+        "cf-aig-authorization",  # Cloudflare AI Gateway
+        "helicone-auth",
+        "x-portkey-api-key",
+        "ocp-apim-subscription-key",  # Azure API Management
+        "x-litellm-api-key",
+    }
 )
-"""Header names whose values are never written to recordings or logs."""
+"""Header names whose values are credentials: never written to recordings, logs or messages, and
+never sent on to another origin when a request is redirected."""
 
 
 @dataclass(frozen=True, slots=True)

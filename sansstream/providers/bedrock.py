@@ -305,6 +305,20 @@ def _tool_result_block(message: Message) -> dict[str, Any]:
     return {"toolResult": result}
 
 
+_VALID_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+"""A region is one DNS label, as botocore checks it (``validate_region_name``): anything else
+(``x@attacker.example/``) would put another host in the URL the signed request goes to."""
+
+
+def _checked_region(region: object) -> str:
+    if not isinstance(region, str) or not _VALID_REGION.fullmatch(region):
+        raise ConfigurationError(
+            f"bedrock region {region!r} is not a valid AWS region name (one DNS label such as "
+            "'us-east-1'); fix region= or AWS_REGION. Nothing was sent."
+        )
+    return region
+
+
 def _region_from_url(url: str) -> str | None:
     match = _HOST_REGION.match(urlsplit(url).hostname or "")
     return match.group(1) if match else None
@@ -357,7 +371,7 @@ class BedrockProvider(Provider):
         if base_url:
             base = base_url.rstrip("/")
         elif region:
-            base = f"https://bedrock-runtime.{region}.amazonaws.com"
+            base = f"https://bedrock-runtime.{_checked_region(region)}.amazonaws.com"
         else:
             raise ConfigurationError(
                 "bedrock needs an AWS region: pass region=... or set AWS_REGION (or AWS_DEFAULT_REGION)"
@@ -456,8 +470,10 @@ class BedrockProvider(Provider):
         region = _region_from_url(request.url) or next((env[v] for v in REGION_ENV if env.get(v)), None)
         if not region:
             raise ConfigurationError(
-                f"bedrock cannot tell the AWS region of {request.url!r} for signing; set AWS_REGION"
+                f"bedrock cannot tell the AWS region of {urlsplit(request.url).hostname!r} for signing; "
+                "set AWS_REGION"
             )
+        region = _checked_region(region)
         credentials = Credentials(access_key, secret_key, env.get("AWS_SESSION_TOKEN") or None)
         headers = sign_headers(
             request.method,

@@ -56,7 +56,7 @@ from ..model._errors import (
 from ..providers._base import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import ContentDecoder, Headers, content_decoder, encode_header_value, read_timeout_error
-from ._secrets import redact_url
+from ._secrets import redact_url, scrub, secret_values
 
 __all__ = ["H11Transport"]
 
@@ -454,8 +454,10 @@ class H11Transport:
                 conn.sock.settimeout(remaining())
                 conn.sock.sendall(b"".join(wire))
             except h11.LocalProtocolError as exc:
+                why = scrub(str(exc), secret_values(request.headers, request.url))
                 raise ConfigurationError(
-                    f"cannot send this request: {exc}; check the method, URL and header values"
+                    f"cannot send this request: {why}; "
+                    "check the method, URL and header values (an API key with a stray newline?)"
                 ) from None
             except TimeoutError:
                 raise first_byte_timed_out() from None

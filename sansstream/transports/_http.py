@@ -21,7 +21,7 @@ import json
 import re
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..model._errors import (
@@ -33,6 +33,7 @@ from ..model._errors import (
     UnexpectedContentTypeError,
 )
 from ._base import Transport, TransportResponse
+from ._secrets import redact_url, scrub
 
 __all__ = [
     "Headers",
@@ -258,6 +259,8 @@ def _advice(status: int, retry_after: float | None) -> str:
         return _ADVICE[status]
     if status >= 500:
         return "the server failed; retry later (the error is usually temporary)"
+    if 300 <= status < 400:
+        return "use the URL it points to as base_url, or check the server's configuration"
     return "check the request against the server's message"
 
 
@@ -274,13 +277,15 @@ def raise_for_status(
     max_body: int = DEFAULT_MAX_ERROR_BODY,
     body_timeout: float | None = DEFAULT_ERROR_BODY_TIMEOUT,
     now: datetime.datetime | None = None,
+    secrets: Sequence[str] = (),
 ) -> None:
     """Raise ``HTTPStatusError`` if the response status is not 2xx; otherwise do nothing.
 
     On error the body is read (at most ``max_body`` bytes, within ``body_timeout`` seconds),
     the response is closed, and the error carries ``status``, ``headers``, ``body`` (text),
     ``provider_message`` and ``retry_after`` (seconds, from ``Retry-After`` as a number or an
-    HTTP-date relative to ``now``)."""
+    HTTP-date relative to ``now``). The message names a redirect's ``Location``; URL credentials
+    and ``secrets`` (the request's key values, should the server echo them) are scrubbed from it."""
     status = response.status
     if 200 <= status < 300:
         return
@@ -302,15 +307,21 @@ def raise_for_status(
     if detail is None:
         excerpt = " ".join(body[:300].split())
         detail = excerpt + ("…" if len(body) > 300 else "") if excerpt else "(empty body)"
-    message = f"HTTP {_status_line(status)} from {response.url}: {detail} — {_advice(status, retry_after)}"
+    location = headers.get("location")
+    if 300 <= status < 400 and location:
+        detail = f"redirect to {redact_url(location)} not followed; {detail}"
+    url = redact_url(response.url)
+    message = scrub(
+        f"HTTP {_status_line(status)} from {url}: {detail} — {_advice(status, retry_after)}", secrets
+    )
     raise HTTPStatusError(
         message,
         status=status,
         headers=headers,
         body=body,
-        provider_message=provider_message,
+        provider_message=None if provider_message is None else scrub(provider_message, secrets),
         retry_after=retry_after,
-        url=response.url,
+        url=url,
     )
 
 
@@ -346,8 +357,8 @@ def check_content_type(
     body = raw[:CONTENT_TYPE_EXCERPT].decode("utf-8", errors="replace")
     excerpt = " ".join(body[:200].split())
     raise UnexpectedContentTypeError(
-        f"expected a {' or '.join(expected)} stream from {response.url} but got {media or value!r}"
-        f" (status {response.status}): {excerpt!r}. A proxy, captive portal or wrong base_url "
+        f"expected a {' or '.join(expected)} stream from {redact_url(response.url)} but got "
+        f"{media or value!r} (status {response.status}): {excerpt!r}. A proxy, captive portal or wrong base_url "
         "usually causes this; check the URL and any proxy settings.",
         content_type=value,
         body=body,
