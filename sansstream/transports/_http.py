@@ -358,8 +358,8 @@ def check_content_type(
     excerpt = " ".join(body[:200].split())
     raise UnexpectedContentTypeError(
         f"expected a {' or '.join(expected)} stream from {redact_url(response.url)} but got "
-        f"{media or value!r} (status {response.status}): {excerpt!r}. A proxy, captive portal or wrong base_url "
-        "usually causes this; check the URL and any proxy settings.",
+        f"{media or value!r} (status {response.status}): {excerpt!r}. A proxy, captive portal or "
+        "wrong base_url usually causes this; check the URL and any proxy settings.",
         content_type=value,
         body=body,
     )
