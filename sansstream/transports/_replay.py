@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import threading
 import time
@@ -48,7 +49,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..model import _errors
 from ..model._errors import (
@@ -59,8 +59,9 @@ from ..model._errors import (
     TransportError,
 )
 from ..providers._base import SECRET_HEADERS, HTTPRequest
-from ._base import Transport, TransportResponse
+from ._base import AbortHandle, Transport, TransportResponse
 from ._http import Headers, read_timeout_error
+from ._secrets import SECRET_QUERY, redact_url, scrub, scrub_values, secret_values
 
 __all__ = [
     "RecordingTransport",
@@ -78,31 +79,12 @@ FORMAT_VERSION = 1
 REDACTED = "<redacted>"
 
 _SECRET_HEADERS = SECRET_HEADERS | {"cookie", "set-cookie"}
-
-_SECRET_QUERY = frozenset(
-    {
-        "key",
-        "api_key",
-        "apikey",
-        "api-key",
-        "access_token",
-        "token",
-        "sig",
-        "signature",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-    }
-)
-"""URL query parameters that carry credentials (Gemini's ``?key=``, presigned AWS URLs…)."""
+_SECRET_QUERY = SECRET_QUERY
 
 _SECRET_JSON_KEYS = frozenset(
     {"api_key", "apikey", "api-key", "access_token", "secret", "client_secret", "password", "token"}
 )
 
-_MIN_SECRET = 8
-"""Shorter values are not searched for elsewhere: replacing e.g. "abc" everywhere would mangle
-unrelated text, and real keys are far longer."""
 
 _CONTENT_TYPES = {
     ".sse": "text/event-stream",
@@ -129,42 +111,67 @@ def _dumps(obj: Any) -> str:
 # -------------------------------------------------------------------------------- redaction
 
 
-def redact_url(url: str) -> str:
-    """``url`` with credential query parameters (``key=``…) and userinfo replaced."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
-    if not parts.query:
-        return urlunsplit(parts._replace(netloc=netloc))
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    cleaned = [(k, REDACTED if k.lower() in _SECRET_QUERY else v) for k, v in pairs]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(cleaned, safe="<>")))
-
-
 def _secret_values(request: HTTPRequest) -> list[str]:
     """The secret strings in a request, to scrub them wherever else they appear."""
-    found: list[str] = []
-    for name, value in request.headers.items():
-        if name.lower() in _SECRET_HEADERS:
-            found.append(value)
-            # "Bearer sk-…" / "Basic …": the token alone may be echoed elsewhere
-            found.extend(part for part in value.replace(",", " ").split() if len(part) >= _MIN_SECRET)
-    parts = urlsplit(request.url)
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key.lower() in _SECRET_QUERY:
-            found.append(value)
-    if parts.password:
-        found.append(parts.password)
-    # longest first, so a token inside a longer header value is not left half-replaced
-    return sorted({s for s in found if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+    return secret_values(request.headers, request.url, extra_headers=("cookie",))
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    return scrub(text, secrets)
+
+
+class _SliceScrubber:
+    """Scrubs body slices as one stream, so that a secret split across slices (or inside a slice
+    that is not valid UTF-8 on its own) is still found; works on bytes.
+
+    A slice is held back until the bytes after it are enough to rule out a secret starting in it
+    (the longest secret's length), then released with its arrival time and split point; a secret
+    spanning slices becomes ``<redacted>`` in the slice where it starts and is cut from the next."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._secrets = sorted({x.encode("utf-8") for x in secrets if x}, key=len, reverse=True)
+        self._need = max((len(x) for x in self._secrets), default=1) - 1
+        self._pending: list[tuple[float, int]] = []  # (arrival time, length) of held slices
+        self._buf = b""
+        self._skip = 0  # bytes at the start of _buf already inside a redaction
+
+    def feed(self, t: float, data: bytes) -> list[tuple[float, bytes]]:
+        if not self._secrets:
+            return [(t, data)]
+        self._pending.append((t, len(data)))
+        self._buf += data
+        out: list[tuple[float, bytes]] = []
+        while self._pending and len(self._buf) - self._pending[0][1] >= self._need:
+            out.extend(self._release())
+        return out
+
+    def flush(self) -> list[tuple[float, bytes]]:
+        out: list[tuple[float, bytes]] = []
+        while self._pending:
+            out.extend(self._release())
+        return out
+
+    def _release(self) -> list[tuple[float, bytes]]:
+        t, end = self._pending.pop(0)
+        buf = self._buf
+        out = bytearray()
+        pos = self._skip
+        while pos < end:
+            best: tuple[int, bytes] | None = None
+            for secret in self._secrets:  # longest first: ties keep the longest
+                i = buf.find(secret, pos)
+                if i != -1 and i < end and (best is None or i < best[0]):
+                    best = (i, secret)
+            if best is None:
+                out += buf[pos:end]
+                pos = end
+                break
+            out += buf[pos : best[0]] + REDACTED.encode()
+            pos = best[0] + len(best[1])
+        self._buf = buf[end:]
+        self._skip = max(0, pos - end)
+        # a slice that was all inside a redaction is dropped: an empty slice would read as EOF
+        return [(t, bytes(out))] if out else []
 
 
 def _redact_json(value: Any) -> tuple[Any, bool]:
@@ -207,8 +214,8 @@ def _request_record(request: HTTPRequest, secrets: list[str]) -> dict[str, Any]:
     return record
 
 
-def _error_record(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)}
+def _error_record(exc: BaseException, secrets: list[str]) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": scrub(str(exc), secrets)}
 
 
 def _error_from_record(record: Mapping[str, Any] | None, where: str) -> SansStreamError:
@@ -237,6 +244,7 @@ class _Writer:
     def __init__(self, path: Path, secrets: list[str], started: float) -> None:
         self._file: IO[str] | None = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         self._secrets = secrets
+        self._scrubber = _SliceScrubber(secrets)
         self._started = started
         self._lock = threading.Lock()
 
@@ -251,17 +259,26 @@ class _Writer:
             self._file.flush()
 
     def slice(self, data: bytes) -> None:
-        entry: dict[str, Any] = {"t": self.elapsed()}
-        try:
-            entry["data"] = _scrub(data.decode("utf-8"), self._secrets)
-        except UnicodeDecodeError:
-            entry["b64"] = base64.b64encode(data).decode("ascii")
-        self.line(entry)
+        with self._lock:
+            ready = self._scrubber.feed(self.elapsed(), data)
+        self._write_slices(ready)
+
+    def _write_slices(self, ready: list[tuple[float, bytes]]) -> None:
+        for t, piece in ready:
+            entry: dict[str, Any] = {"t": t}
+            try:
+                entry["data"] = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                entry["b64"] = base64.b64encode(piece).decode("ascii")
+            self.line(entry)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            ready = self._scrubber.flush()
+        self._write_slices(ready)
         entry: dict[str, Any] = {"t": self.elapsed(), "end": how}
         if error is not None:
-            entry["error"] = _error_record(error)
+            entry["error"] = _error_record(error, self._secrets)
         self.line(entry)
         with self._lock:
             if self._file is not None:
@@ -279,12 +296,17 @@ class RecordingTransport:
         self.inner = inner
         self.path = Path(path)
 
+    @property
+    def supports_abort(self) -> bool:
+        return bool(getattr(self.inner, "supports_abort", False))
+
     def open(
         self,
         request: HTTPRequest,
         *,
         connect_timeout: float | None = None,
         first_byte_timeout: float | None = None,
+        abort: AbortHandle | None = None,
     ) -> TransportResponse:
         started = time.monotonic()
         secrets = _secret_values(request)
@@ -294,8 +316,11 @@ class RecordingTransport:
             "request": _request_record(request, secrets),
         }
         try:
+            kwargs: dict[str, Any] = {}
+            if abort is not None and self.supports_abort:
+                kwargs["abort"] = abort
             response = self.inner.open(
-                request, connect_timeout=connect_timeout, first_byte_timeout=first_byte_timeout
+                request, connect_timeout=connect_timeout, first_byte_timeout=first_byte_timeout, **kwargs
             )
         except BaseException as exc:
             failed: dict[str, Any] = {
@@ -314,7 +339,10 @@ class RecordingTransport:
                 **header,
                 "status": response.status,
                 "url": redact_url(response.url),
-                "headers": [[k, REDACTED if k.lower() in _SECRET_HEADERS else v] for k, v in pairs],
+                "headers": [
+                    [k, REDACTED if k.lower() in _SECRET_HEADERS else scrub_values(v, secrets)]
+                    for k, v in pairs
+                ],
                 "t": writer.elapsed(),
             }
         )
@@ -548,13 +576,18 @@ class ReplayTransport:
         self.requests: list[HTTPRequest] = []
         self._responses: list[_ReplayResponse] = []
 
+    supports_abort = True
+
     def open(
         self,
         request: HTTPRequest,
         *,
         connect_timeout: float | None = None,
         first_byte_timeout: float | None = None,
+        abort: AbortHandle | None = None,
     ) -> TransportResponse:
+        if abort is not None and abort.aborted:
+            raise StreamCancelled("the request was cancelled before it was sent")
         self.requests.append(request)
         rec = self.recording
         if rec.status is None:
@@ -570,7 +603,7 @@ class ReplayTransport:
                     limit=first_byte_timeout,
                     elapsed=first_byte_timeout,
                 )
-            response.cancel_event.wait(wait)
+            response.cancel_event.wait(_bounded(wait))
         self._responses.append(response)
         return response
 
@@ -578,6 +611,13 @@ class ReplayTransport:
         for response in self._responses:
             response.close()
         self._responses.clear()
+
+
+def _bounded(seconds: float) -> float:
+    """A wait ``Event.wait`` accepts: a recorded ``t`` of 1e308 (or inf) must not overflow it."""
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(seconds, 0.0), threading.TIMEOUT_MAX)
 
 
 class _ReplayResponse:
@@ -613,10 +653,10 @@ class _ReplayResponse:
             wait = self._started + piece.t / self._speed - now
             if wait > 0:
                 if timeout is not None and wait > timeout:
-                    if self.cancel_event.wait(timeout):
+                    if self.cancel_event.wait(_bounded(timeout)):
                         raise StreamCancelled("the stream was cancelled (closed while reading)")
                     raise read_timeout_error(timeout, time.monotonic() - now)
-                if self.cancel_event.wait(wait):
+                if self.cancel_event.wait(_bounded(wait)):
                     raise StreamCancelled("the stream was cancelled (closed while reading)")
         self._next += 1
         return piece.data
