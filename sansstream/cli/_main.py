@@ -23,10 +23,17 @@ from ..model._errors import ConfigurationError, SansStreamError
 __all__ = ["main", "build_parser"]
 
 PROG = "sansstream"
+_KEY_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET_ACCESS_KEY", "_KEY")
 
 
 def _error(message: str) -> None:
-    one_line = " ".join(str(message).split())
+    from ..transports._secrets import scrub
+
+    # keys come from the environment here: never echo one (URL passwords and ?key= go too)
+    keys = [
+        v.strip() for k, v in os.environ.items() if k.upper().endswith(_KEY_SUFFIXES) and len(v.strip()) >= 8
+    ]
+    one_line = scrub(" ".join(str(message).split()), sorted(keys, key=len, reverse=True))
     sys.stderr.write(f"{PROG}: error: {one_line}\n")
     sys.stderr.flush()
 
