@@ -664,3 +664,69 @@ def test_bedrock_region_is_validated() -> None:
     with pytest.raises(ConfigurationError, match="region"):
         stream_chat("bedrock", model="m", messages=MESSAGES, region="x@attacker.example/", env=env)
     stream_chat("bedrock", model="m", messages=MESSAGES, region="us-east-1", env=env)  # fine
+
+
+# -- recordings keep no secret ---------------------------------------------------------------------
+
+
+def test_recording_scrubs_split_keys_binary_slices_echoed_headers_and_errors(
+    transport: str, tmp_path: Path
+) -> None:
+    gateway = "gateway-secret-0123456789"
+    key_bytes = KEY.encode()
+
+    def script(conn: socket.socket, req: Request) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+            f"X-Echo: you sent {KEY}\r\n\r\n"
+        )
+        conn.sendall(head.encode())
+        time.sleep(0.05)
+        # the key split across two slices, then a slice that is not UTF-8 on its own
+        conn.sendall(b"data: echo " + key_bytes[:10])
+        time.sleep(0.05)
+        conn.sendall(key_bytes[10:] + b" \xc3")
+        time.sleep(0.05)
+        conn.sendall(b"\xa9 " + key_bytes + b"\n\n")
+        time.sleep(0.05)
+        # then the connection is reset mid-stream: the end line carries an error message
+
+    path = tmp_path / "rec.jsonl"
+    with RawServer(script) as server:
+        base = server.url + "/v1?key=query-secret-123456"
+        stream = stream_chat(
+            "openai",
+            model="m",
+            messages=MESSAGES,
+            base_url=base,
+            api_key=KEY,
+            transport=transport,
+            retry=NO_RETRY,
+            record=path,
+            extra_headers={"cf-aig-authorization": gateway},
+        )
+        with pytest.raises(SansStreamError):
+            stream.result()
+    text = path.read_text()
+    for secret in (KEY, KEY[:10], KEY[10:], gateway, "query-secret-123456"):
+        assert secret not in text
+    raw = b"".join(
+        json.loads(line).get("data", "").encode()
+        for line in text.splitlines()[1:]
+        if "data" in json.loads(line)
+    )
+    import base64
+
+    raw += b"".join(
+        base64.b64decode(json.loads(line)["b64"]) for line in text.splitlines() if '"b64"' in line
+    )
+    assert key_bytes not in raw
+
+
+def test_h11_proxy_password_is_never_quoted() -> None:
+    from sansstream.transports import H11Transport
+
+    with H11Transport(proxy="https://user:proxy-password-123@127.0.0.1:9") as t:
+        with pytest.raises(ConfigurationError) as info:
+            t.open(HTTPRequest("GET", "http://example.invalid/"), connect_timeout=1, first_byte_timeout=1)
+    assert "proxy-password-123" not in str(info.value)

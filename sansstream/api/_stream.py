@@ -13,9 +13,14 @@ Decisions (documented for users in ``ChatStream``'s docstring):
 
 - ``cancel()`` ends iteration quietly (the ``for`` loop just stops); ``result()`` on a cancelled
   stream raises ``StreamCancelled`` (a partial result is never passed off as complete;
-  ``snapshot()`` gives it). It closes the response, which wakes a blocked ``read``; because no
-  transport can abort an ``open`` still waiting for headers, ``open`` runs in a short-lived
-  helper thread that the caller can walk away from (the helper closes whatever arrives late).
+  ``snapshot()`` gives it). It closes the response, which wakes a blocked ``read``; while the
+  request is still connecting or waiting for headers it aborts the open through the transport's
+  ``AbortHandle`` (the socket is shut down, the caller's own thread returns at once; no helper
+  thread). Deadlines come from ``_engine.Deadlines``, opening (redirects, secrets) from
+  ``_engine.open_response``, retry timing from ``_retry`` — shared with ``connect_sse``.
+- The seam for anything that reopens a request (retries here, stream recovery on top):
+  ``_open_once()`` signs, opens and checks one request and stores the response; ``_pump()``
+  reads one response's body into a source. ``_engine()`` is the loop over the two.
 - Iterating yields single chunks, always. Groups come from ``batches(n=, ms=)``;
   ``stream_chat(batch=, batch_ms=)`` sets its defaults and makes ``send_to`` deliver lists.
 - Retries happen only before the first chunk came out of the stream. After that an error is
