@@ -726,7 +726,9 @@ def test_recording_scrubs_split_keys_binary_slices_echoed_headers_and_errors(
 def test_h11_proxy_password_is_never_quoted() -> None:
     from sansstream.transports import H11Transport
 
-    with H11Transport(proxy="https://user:proxy-password-123@127.0.0.1:9") as t:
-        with pytest.raises(ConfigurationError) as info:
-            t.open(HTTPRequest("GET", "http://example.invalid/"), connect_timeout=1, first_byte_timeout=1)
+    with (
+        H11Transport(proxy="https://user:proxy-password-123@127.0.0.1:9") as t,
+        pytest.raises(ConfigurationError) as info,
+    ):
+        t.open(HTTPRequest("GET", "http://example.invalid/"), connect_timeout=1, first_byte_timeout=1)
     assert "proxy-password-123" not in str(info.value)
