@@ -108,9 +108,14 @@ class _GatedIO(socket.SocketIO):
     def __init__(self, sock: socket.socket, gate: _Gate) -> None:
         super().__init__(sock, "rb")
         self._gate = gate
+        self._last: float | None = -1.0  # no timeout set by us yet
 
     def readinto(self, b: Any) -> int | None:
-        self._sock.settimeout(self._gate.timeout())  # type: ignore[attr-defined]
+        timeout = self._gate.timeout()
+        if timeout != self._last or self._gate.deadline is not None:
+            # settimeout is a system call: skip it when this read's limit is already in force
+            self._sock.settimeout(timeout)  # type: ignore[attr-defined]
+            self._last = timeout
         return super().readinto(b)
 
 
