@@ -732,3 +732,23 @@ def test_h11_proxy_password_is_never_quoted() -> None:
     ):
         t.open(HTTPRequest("GET", "http://example.invalid/"), connect_timeout=1, first_byte_timeout=1)
     assert "proxy-password-123" not in str(info.value)
+
+
+def test_cancel_during_connect_is_immediate(transport: str) -> None:
+    from transport_support import unaccepting_listener
+
+    with unaccepting_listener() as port:
+        stream = stream_chat(
+            "openai",
+            model="m",
+            messages=MESSAGES,
+            api_key=KEY,
+            base_url=f"http://127.0.0.1:{port}/v1",
+            transport=transport,
+            retry=NO_RETRY,
+            timeout=Timeouts(connect=10),
+        )
+        threading.Timer(0.3, stream.cancel).start()
+        started = time.monotonic()
+        assert list(stream) == []
+        assert time.monotonic() - started < 1.5  # not the 10 s connect limit

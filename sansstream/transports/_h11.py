@@ -520,6 +520,8 @@ def _dial(
         if abort is not None:
             abort.attach(sock)  # abort() shuts it down: a pending connect fails at once
         try:
+            if abort is not None and abort.aborted:  # shutdown() cannot stop an unstarted connect
+                raise ConnectionAbortedError("the request was aborted")
             if timeout is not None:
                 left = timeout - (time.monotonic() - started)
                 if left <= 0:

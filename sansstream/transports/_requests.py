@@ -185,6 +185,8 @@ def _dial(  # noqa: PLR0917 - mirrors urllib3's create_connection
         sock = socket.socket(family, kind, proto)
         abort.attach(sock)
         try:
+            if abort.aborted:  # shutdown() cannot stop a connect that has not started
+                raise ConnectionAbortedError("the request was aborted")
             for option in options or ():
                 sock.setsockopt(*option)
             if isinstance(timeout, (int, float)) or timeout is None:
