@@ -752,3 +752,19 @@ def test_cancel_during_connect_is_immediate(transport: str) -> None:
         started = time.monotonic()
         assert list(stream) == []
         assert time.monotonic() - started < 1.5  # not the 10 s connect limit
+
+
+def test_one_retryable_status_set_and_one_jitter_rule() -> None:
+    from sansstream.api import RetryPolicy, jittered, reconnect_delay
+    from sansstream.model import is_retryable_status
+
+    policy = RetryPolicy()
+    for status in (400, 401, 404, 408, 409, 422, 425, 429, 500, 502, 503, 599):
+        error = HTTPStatusError("x", status=status)
+        assert error.retryable == policy.should_retry(error) == is_retryable_status(status)
+    assert is_retryable_status(409)  # stream_chat and connect_sse now agree on it
+    # both policies lengthen a wait by the same rule, never shorten it
+    retry = RetryPolicy(initial_delay=1.0, jitter=0.5, max_attempts=5, random=lambda: 0.5)
+    assert retry.delay(1) == jittered(1.0, 0.5, 0.5) == 1.25
+    reconnect = ReconnectPolicy(initial_delay=1.0, jitter=0.5)
+    assert reconnect_delay(reconnect, 0, rand=0.5) == 1.25
