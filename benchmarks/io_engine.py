@@ -25,8 +25,13 @@ MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
 def chunk(text: str) -> bytes:
-    payload = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-               "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    payload = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
@@ -59,8 +64,14 @@ class Server:
                     return
                 data += piece
             head, _, rest = data.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length")), 0)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
             while len(rest) < length:
                 rest += conn.recv(65536)
             self.script(conn)
@@ -82,7 +93,10 @@ class Server:
                 pass
 
 
-HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+    b"Connection: close\r\n\r\n"
+)
 
 
 def send_chunked(conn: socket.socket, data: bytes) -> None:
@@ -90,8 +104,16 @@ def send_chunked(conn: socket.socket, data: bytes) -> None:
 
 
 def chat(url: str, transport: str, **kw: object) -> object:
-    return stream_chat("openai", model="m", messages=MESSAGES, base_url=url, api_key="sk-bench",
-                       transport=transport, retry=NO_RETRY, **kw)  # type: ignore[arg-type]
+    return stream_chat(
+        "openai",
+        model="m",
+        messages=MESSAGES,
+        base_url=url,
+        api_key="sk-bench",
+        transport=transport,
+        retry=NO_RETRY,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def latency(transport: str, n: int = 200) -> tuple[float, float]:
@@ -169,7 +191,14 @@ def time_to_fire(transport: str, kind: str, limit: float = 1.0) -> str:
         conn.sendall(HEAD)
         time.sleep(10)
 
-    none = dict(connect=None, first_byte=None, first_token=None, idle=None, read=None, total=None)
+    none: dict[str, float | None] = {
+        "connect": None,
+        "first_byte": None,
+        "first_token": None,
+        "idle": None,
+        "read": None,
+        "total": None,
+    }
     cases: dict[str, tuple[Callable[[socket.socket], None] | None, dict[str, float | None]]] = {
         "connect": (None, {**none, "connect": limit}),
         "first_byte (trickled headers)": (trickle, {**none, "first_byte": limit}),
@@ -197,7 +226,7 @@ def time_to_fire(transport: str, kind: str, limit: float = 1.0) -> str:
         outcome = type(exc).__name__
     except SansStreamError as exc:
         outcome = type(exc).__name__
-    except BaseException as exc:  # noqa: BLE001 - a benchmark reports everything
+    except BaseException as exc:  # a benchmark reports everything
         outcome = "LEAK " + type(exc).__name__
     elapsed = time.monotonic() - started
     if server is not None:
@@ -230,10 +259,10 @@ def cancels(transport: str, n: int) -> str:
         stream = chat(server.url, transport)
         errors: list[BaseException] = []
 
-        def run(s: object = stream) -> None:
+        def run(s: object = stream, errors: list[BaseException] = errors) -> None:
             try:
                 list(s)  # type: ignore[call-overload]
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
         t = threading.Thread(target=run)
@@ -248,9 +277,11 @@ def cancels(transport: str, n: int) -> str:
     server_threads = len([c for c in server.conns if c.fileno() != -1])
     server.close()
     time.sleep(0.5)
-    return (f"threads {threads0} -> {threading.active_count()} (server-side threads still open: "
-            f"{server_threads}), fds {fds0} -> {fds()}, slowest cancel {worst * 1000:.1f} ms, "
-            f"errors raised by iteration {leaked_errors}")
+    return (
+        f"threads {threads0} -> {threading.active_count()} (server-side threads still open: "
+        f"{server_threads}), fds {fds0} -> {fds()}, slowest cancel {worst * 1000:.1f} ms, "
+        f"errors raised by iteration {leaked_errors}"
+    )
 
 
 def main() -> None:
@@ -265,9 +296,16 @@ def main() -> None:
             print(f"latency: median {med:.0f} us, p99 {p99:.0f} us")
             print(f"throughput: {throughput(transport):.1f} MB/s")
         if args.only in ("", "timeouts"):
-            for kind in ("connect", "first_byte (trickled headers)", "first_token (trickled headers)",
-                         "total (trickled headers)", "first_token (keepalives)", "idle (keepalives)",
-                         "read (silent body)", "total (keepalives)"):
+            for kind in (
+                "connect",
+                "first_byte (trickled headers)",
+                "first_token (trickled headers)",
+                "total (trickled headers)",
+                "first_token (keepalives)",
+                "idle (keepalives)",
+                "read (silent body)",
+                "total (keepalives)",
+            ):
                 print(f"time to fire, limit 1s, {kind:32s}: {time_to_fire(transport, kind)}")
         if args.only in ("", "cancels"):
             print(f"{args.cancels} cancels during the header wait: {cancels(transport, args.cancels)}")
