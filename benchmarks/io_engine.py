@@ -16,8 +16,9 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sansstream.api import NO_RETRY, stream_chat
+from sansstream.api import NO_RETRY, ChatStream, stream_chat
 from sansstream.model import SansStreamError, StreamTimeout
 from sansstream.transports import Timeouts
 
@@ -103,7 +104,7 @@ def send_chunked(conn: socket.socket, data: bytes) -> None:
     conn.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
 
 
-def chat(url: str, transport: str, **kw: object) -> object:
+def chat(url: str, transport: str, **kw: Any) -> ChatStream:
     return stream_chat(
         "openai",
         model="m",
@@ -113,7 +114,7 @@ def chat(url: str, transport: str, **kw: object) -> object:
         transport=transport,
         retry=NO_RETRY,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def latency(transport: str, n: int = 200) -> tuple[float, float]:
@@ -127,9 +128,8 @@ def latency(transport: str, n: int = 200) -> tuple[float, float]:
 
     server = Server(script)
     gaps = []
-    for c in chat(server.url, transport):  # type: ignore[attr-defined]
-        if getattr(c, "text", None):
-            gaps.append(time.perf_counter() - float(c.text))
+    for text in chat(server.url, transport).text_stream():
+        gaps.append(time.perf_counter() - float(text))
     server.close()
     gaps.sort()
     return statistics.median(gaps) * 1e6, gaps[int(len(gaps) * 0.99) - 1] * 1e6
@@ -149,7 +149,7 @@ def throughput(transport: str, events: int = 100_000) -> float:
     best = 0.0
     for _ in range(3):
         started = time.perf_counter()
-        result = chat(server.url, transport).result()  # type: ignore[attr-defined]
+        result = chat(server.url, transport).result()
         took = time.perf_counter() - started
         assert len(result.text) > events
         best = max(best, len(body) / took / 1e6)
@@ -221,7 +221,7 @@ def time_to_fire(transport: str, kind: str, limit: float = 1.0) -> str:
     started = time.monotonic()
     outcome = "no error"
     try:
-        chat(url, transport, timeout=Timeouts(**settings)).result()  # type: ignore[attr-defined]
+        chat(url, transport, timeout=Timeouts(**settings)).result()
     except StreamTimeout as exc:
         outcome = type(exc).__name__
     except SansStreamError as exc:
@@ -259,9 +259,9 @@ def cancels(transport: str, n: int) -> str:
         stream = chat(server.url, transport)
         errors: list[BaseException] = []
 
-        def run(s: object = stream, errors: list[BaseException] = errors) -> None:
+        def run(s: ChatStream = stream, errors: list[BaseException] = errors) -> None:
             try:
-                list(s)  # type: ignore[call-overload]
+                list(s)
             except BaseException as exc:
                 errors.append(exc)
 
@@ -269,7 +269,7 @@ def cancels(transport: str, n: int) -> str:
         t.start()
         time.sleep(0.005)
         started = time.monotonic()
-        stream.cancel()  # type: ignore[attr-defined]
+        stream.cancel()
         t.join(10)
         worst = max(worst, time.monotonic() - started)
         leaked_errors += len(errors)
