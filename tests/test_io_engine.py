@@ -5,6 +5,7 @@ open, redirects and secrets, Last-Event-ID bytes, clamped server delays, and eve
 
 from __future__ import annotations
 
+import datetime
 import json
 import socket
 import threading
@@ -768,3 +769,16 @@ def test_one_retryable_status_set_and_one_jitter_rule() -> None:
     assert retry.delay(1) == jittered(1.0, 0.5, 0.5) == 1.25
     reconnect = ReconnectPolicy(initial_delay=1.0, jitter=0.5)
     assert reconnect_delay(reconnect, 0, rand=0.5) == 1.25
+
+
+@pytest.mark.parametrize("region", ["x@attacker.example/", "attacker.example#", "x.attacker.example/"])
+def test_a_region_bent_url_is_never_signed(region: str) -> None:
+    from sansstream.providers import get
+
+    env = {"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"}
+    # what a provider that formats the region into the host without checking it would build
+    url = f"https://bedrock-runtime.{region}.amazonaws.com/model/m/converse-stream"
+    with pytest.raises(ConfigurationError, match="region"):
+        get("bedrock").sign(
+            HTTPRequest("POST", url, {}, b"{}"), env=env, now=datetime.datetime.now(datetime.timezone.utc)
+        )

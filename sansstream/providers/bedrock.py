@@ -319,6 +319,20 @@ def _checked_region(region: object) -> str:
     return region
 
 
+def _check_signed_host(url: str) -> None:
+    """Refuse to sign for a URL that an invalid region bent towards another host: a URL built
+    as ``https://bedrock-runtime.{region}.amazonaws.com`` can only leave AWS through userinfo
+    (``x@attacker.example/``) or by keeping the ``bedrock-runtime.`` prefix on a foreign host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if "@" in parts.netloc or (host.startswith("bedrock-runtime") and not _HOST_REGION.match(host)):
+        raise ConfigurationError(
+            f"refusing to sign a bedrock request for host {host!r}: the URL looks built from an invalid "
+            "region (a region is one DNS label such as 'us-east-1'); fix region= or AWS_REGION. "
+            "Nothing was sent."
+        )
+
+
 def _region_from_url(url: str) -> str | None:
     match = _HOST_REGION.match(urlsplit(url).hostname or "")
     return match.group(1) if match else None
@@ -459,6 +473,7 @@ class BedrockProvider(Provider):
         ``AWS_REGION`` / ``AWS_DEFAULT_REGION``."""
         if any(k.lower() == "authorization" for k in request.headers):
             return request
+        _check_signed_host(request.url)
         access_key = env.get("AWS_ACCESS_KEY_ID")
         secret_key = env.get("AWS_SECRET_ACCESS_KEY")
         if not access_key or not secret_key:
