@@ -782,3 +782,31 @@ def test_a_region_bent_url_is_never_signed(region: str) -> None:
         get("bedrock").sign(
             HTTPRequest("POST", url, {}, b"{}"), env=env, now=datetime.datetime.now(datetime.timezone.utc)
         )
+
+
+def test_cancel_releases_the_caller_with_a_transport_that_cannot_abort() -> None:
+    import requests
+
+    from sansstream.transports import RequestsTransport
+
+    def stall(conn: socket.socket, req: Request) -> None:
+        wait_closed(conn)
+
+    session = requests.Session()  # the caller's own: its adapter cannot hand over its sockets
+    with RawServer(stall) as server, RequestsTransport(session) as foreign:
+        assert not foreign.supports_abort
+        stream = stream_chat(
+            "openai",
+            model="m",
+            messages=MESSAGES,
+            api_key=KEY,
+            base_url=server.url + "/v1",
+            transport=foreign,
+            retry=NO_RETRY,
+            timeout=Timeouts(first_byte=30),
+        )
+        threading.Timer(0.3, stream.cancel).start()
+        started = time.monotonic()
+        assert list(stream) == []
+        assert time.monotonic() - started < 1.5
+    session.close()

@@ -20,6 +20,7 @@ Strategy: each decision is made in one place, as a pure function where it can be
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -258,6 +259,47 @@ def supports_abort(transport: Transport) -> bool:
     return bool(getattr(transport, "supports_abort", False))
 
 
+def _open_in_thread(
+    transport: Transport, request: HTTPRequest, abort: AbortHandle, kwargs: dict[str, Any]
+) -> TransportResponse:
+    """For a transport that cannot be aborted (a caller's own object): ``open`` runs in a helper
+    thread so that ``abort()`` still releases the caller at once; a response that arrives after
+    the caller left is closed by the helper. Our transports never take this path."""
+    done = threading.Event()
+    lock = threading.Lock()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            response = transport.open(request, **kwargs)
+        except BaseException as exc:  # handed to the caller
+            with lock:
+                box["error"] = exc
+            done.set()
+            return
+        with lock:
+            abandoned = "abandoned" in box
+            if not abandoned:
+                box["response"] = response
+        if abandoned:
+            try:
+                response.close()
+            except Exception:  # nobody is left to tell
+                pass
+        done.set()
+
+    abort.on_abort(done.set)
+    threading.Thread(target=work, name="sansstream-open", daemon=True).start()
+    done.wait()
+    with lock:
+        if "response" in box:
+            return box["response"]  # type: ignore[no-any-return]
+        if "error" in box:
+            raise box["error"]
+        box["abandoned"] = True
+    raise StreamCancelled("the request was cancelled while waiting for the response")
+
+
 def open_once(
     transport: Transport,
     request: HTTPRequest,
@@ -279,10 +321,13 @@ def open_once(
         "connect_timeout": None if connect is None else connect.remaining,
         "first_byte_timeout": None if header is None else header.remaining,
     }
-    if abort is not None and supports_abort(transport):
-        kwargs["abort"] = abort
     try:
-        return transport.open(request, **kwargs)
+        if abort is None:
+            return transport.open(request, **kwargs)
+        if supports_abort(transport):
+            kwargs["abort"] = abort  # the optional keyword of abortable transports
+            return transport.open(request, **kwargs)
+        return _open_in_thread(transport, request, abort, kwargs)
     except ConnectTimeout:
         if abort is not None and abort.aborted:
             raise StreamCancelled("the request was cancelled while connecting") from None

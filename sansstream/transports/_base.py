@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -66,11 +66,12 @@ class AbortHandle:
     ``abort()`` is shut down on the spot, so there is no window in which an abort is lost. No
     thread is involved: the caller's own thread returns and cleans up."""
 
-    __slots__ = ("_aborted", "_lock", "_socks")
+    __slots__ = ("_aborted", "_callbacks", "_lock", "_socks")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
+        self._callbacks: list[Callable[[], object]] = []
         self._aborted = False
 
     @property
@@ -89,12 +90,23 @@ class AbortHandle:
             if sock in self._socks:
                 self._socks.remove(sock)
 
+    def on_abort(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` when ``abort()`` is called (at once if it already was)."""
+        with self._lock:
+            if not self._aborted:
+                self._callbacks.append(callback)
+                return
+        callback()
+
     def abort(self) -> None:
         with self._lock:
             self._aborted = True
             socks, self._socks = self._socks, []
+            callbacks, self._callbacks = self._callbacks, []
         for sock in socks:
             _shutdown(sock)
+        for callback in callbacks:
+            callback()
 
 
 def _shutdown(sock: socket.socket) -> None:

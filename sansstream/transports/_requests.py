@@ -289,8 +289,6 @@ class RequestsTransport:
     ``trust_env``: take proxies and CA bundles from the environment, as requests does by default.
     """
 
-    supports_abort = True
-
     def __init__(
         self,
         session: requests.Session | None = None,
@@ -305,6 +303,13 @@ class RequestsTransport:
             self.session.mount("http://", _Adapter())
             self.session.mount("https://", _Adapter())
         self.verify = verify
+
+    @property
+    def supports_abort(self) -> bool:
+        """Only our own adapter hands its sockets to the abort handle; a caller's session whose
+        adapters are not ours cannot be aborted while waiting for headers (the API then waits in
+        a helper thread instead)."""
+        return all(isinstance(a, _Adapter) for a in self.session.adapters.values())
 
     def __enter__(self) -> RequestsTransport:
         return self
