@@ -621,3 +621,13 @@ def test_recordings_and_errors_never_hold_the_credential(
     assert secret not in str(caught.value)  # ...and shown nowhere
     assert secret not in repr(caught.value)
     assert secret not in record.read_text("utf-8", errors="replace")
+
+
+def test_bedrock_invoke_refuses_a_region_that_is_not_one_dns_label() -> None:
+    provider = get("bedrock-invoke")
+    with pytest.raises(ConfigurationError, match="not a valid AWS region"):
+        provider.build_request(
+            model="anthropic.claude-3-haiku-20240307-v1:0",
+            messages=[{"role": "user", "content": "hi"}],
+            region="x@attacker.example/",
+        )

@@ -71,7 +71,14 @@ from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import content_text, int_or_none, load_json, make_usage, normalize_finish, provider_error
 from ._hosted import json_request, split_headers
 from .anthropic import AnthropicDecoder, AnthropicProvider
-from .bedrock import _EXCEPTION_STATUS, _RETRYABLE, BedrockDecoder, BedrockProvider, _header_str
+from .bedrock import (
+    _EXCEPTION_STATUS,
+    _RETRYABLE,
+    BedrockDecoder,
+    BedrockProvider,
+    _checked_region,
+    _header_str,
+)
 
 __all__ = ["BedrockInvokeProvider", "BedrockInvokeDecoder", "BEDROCK_ANTHROPIC_VERSION", "model_family"]
 
@@ -376,7 +383,7 @@ class BedrockInvokeProvider(Provider):
         if base_url:
             root = base_url.rstrip("/")
         elif region:
-            root = f"https://bedrock-runtime.{region}.amazonaws.com"
+            root = f"https://bedrock-runtime.{_checked_region(region)}.amazonaws.com"
         else:
             raise ConfigurationError(
                 "bedrock-invoke needs an AWS region: pass region=... or set AWS_REGION (or "
