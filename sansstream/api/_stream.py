@@ -331,6 +331,7 @@ class ChatStream:
         batch: int | None = None,
         batch_ms: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        recovery: Any = None,
     ) -> None:
         if batch is not None and batch < 1:
             raise ConfigurationError(f"batch must be a positive number of chunks, not {batch}")
@@ -375,6 +376,10 @@ class ChatStream:
         self._items_out = 0  # items that came out of the source (retries stop after the first)
         self._sender: SendHandle | None = None  # set once send_to() owns the reading
         self._pending_open: _PendingOpen | None = None  # an open() waiting for headers
+        # stream recovery (stream_chat(recover=...)): a _recovery.StreamRecovery, or None
+        self._recovery = recovery
+        if recovery is not None:
+            recovery.attach(self)
 
     # -- public state ------------------------------------------------------------------------
 
@@ -400,6 +405,12 @@ class ChatStream:
     @property
     def cancelled(self) -> bool:
         return self._cancel_event.is_set()
+
+    @property
+    def recovery_id(self) -> str | None:
+        """The id under which a broken stream can be recovered (``stream_chat(recover=...)``;
+        ``sansstream.recover(recovery_id, store=...)`` in a later process), else ``None``."""
+        return None if self._recovery is None else self._recovery.id
 
     @property
     def finished(self) -> bool:
@@ -563,6 +574,8 @@ class ChatStream:
             pending.wake.set()  # release a caller waiting for response headers
         if response is not None:
             _close_quietly(response)
+        if self._recovery is not None and self._recovery.policy.cancel_on_close:
+            self._recovery.cancel_background(self)  # a background response would run on
 
     # -- send_to -------------------------------------------------------------------------------
 
@@ -638,7 +651,9 @@ class ChatStream:
                     if raw:
                         source = _RawSource(self.provider, framing)
                     else:
-                        source = _ChunkSource(self.provider, framing, self.strict, self.raise_errors)
+                        # (with recovery, decoding goes through its provider proxy)
+                        decoding = self.provider if self._recovery is None else self._recovery.provider
+                        source = _ChunkSource(decoding, framing, self.strict, self.raise_errors)
                     yield from self._pump(response, source, raw=raw)
                     break
                 except _Cancelled:
@@ -646,6 +661,10 @@ class ChatStream:
                 except SansStreamError as exc:
                     if self.cancelled:
                         return
+                    if self._recovery is not None and self._items_out:
+                        # stream recovery (api/_recovery.py): reopens, or raises the final error
+                        yield from self._recovery.handle(self, exc)
+                        continue
                     if self._items_out or not self._may_retry(exc):
                         raise
                     self._drop_response()
@@ -1003,6 +1022,8 @@ def stream_chat(
     batch: int | None = None,
     batch_ms: float | None = None,
     env: Mapping[str, str] | None = None,
+    recover: Any = None,
+    on_recover: Callable[[Any], object] | None = None,
     **options: Any,
 ) -> ChatStream:
     """Stream a chat reply from ``provider`` (a registered name or a ``Provider``).
@@ -1031,6 +1052,10 @@ def stream_chat(
       chunk is yielded. ``on_error(exc)`` (before the error propagates),
       ``on_metrics(metrics)`` (once, at the end, whatever the outcome);
       ``batch`` / ``batch_ms``: defaults for ``batches()``, and ``send_to`` delivers lists.
+    - ``recover``: stream recovery after a break (off by default): ``"resume"`` (exact:
+      OpenAI Responses background mode), ``"continue"`` (prefill continuation where the
+      provider takes an assistant prefix), or a ``RecoveryPolicy``; ``on_recover(marker)`` is
+      called after each recovery. See ``sansstream.api._recovery``.
     - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
       to the provider's ``build_request``.
     """
@@ -1058,6 +1083,11 @@ def stream_chat(
 
     timeouts = DEFAULT_TIMEOUTS if timeout is _UNSET else Timeouts.coerce(timeout)
     policy = RetryPolicy() if retry is _UNSET else (retry or NO_RETRY)
+    recovery = None
+    if recover is not None or on_recover is not None:
+        from ._recovery import make_recovery
+
+        recovery = make_recovery(recover, on_recover, prov, request)
 
     from ..transports._http import get_transport
 
@@ -1084,4 +1114,5 @@ def stream_chat(
         validate=validate,
         batch=batch,
         batch_ms=batch_ms,
+        recovery=recovery,
     )
