@@ -632,9 +632,18 @@ class StreamRecovery:
     def make_decoder(self) -> Decoder:
         inner = self.real_provider.decoder()
         if self.mode == "resume":
-            if self._decoder is None or not self.resuming:
+            if not self.resuming:  # the request itself is (re)sent: a new response
+                self.response_id = self.last_sequence = None
+                self.structure = []
+                self.delivered = _Delivered()
                 self._decoder = _SequencedDecoder(self, inner)
-                for obj in self.structure:  # from a store: rebuild the tool-call numbering
+            elif self._decoder is None:
+                # Picked up from a store: the provider decoder is rebuilt from the events that
+                # shape its state (started; function calls and their numbering); their chunks
+                # were delivered by the earlier process.
+                self._decoder = _SequencedDecoder(self, inner)
+                inner.decode(JSONValue({"type": "response.created", "response": {"id": self.response_id}}))
+                for obj in self.structure:
                     inner.decode(JSONValue(obj))
             return self._decoder
         return _ContinuationDecoder(self, inner, continuation=self.continuing, withheld=self.withheld)
@@ -886,8 +895,12 @@ def _seed_chunks(result: ChatResult) -> list[Chunk]:
         for number, block in enumerate(choice.reasoning_blocks):
             out.append(
                 ReasoningDelta(
-                    text=block.text, choice=c, redacted=block.redacted, signature=block.signature,
-                    data=block.data, block=number,
+                    text=block.text,
+                    choice=c,
+                    redacted=block.redacted,
+                    signature=block.signature,
+                    data=block.data,
+                    block=number,
                 )
             )
         if choice.text:
@@ -904,8 +917,11 @@ def _seed_chunks(result: ChatResult) -> list[Chunk]:
         u = result.usage
         out.append(
             Usage(
-                input_tokens=u.input_tokens, output_tokens=u.output_tokens, total_tokens=u.total_tokens,
-                reasoning_tokens=u.reasoning_tokens, cached_tokens=u.cached_tokens,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                total_tokens=u.total_tokens,
+                reasoning_tokens=u.reasoning_tokens,
+                cached_tokens=u.cached_tokens,
             )
         )
     if result.done:
@@ -998,9 +1014,7 @@ def _partial_of(data: Mapping[str, Any]) -> tuple[list[Chunk], ChatResult]:
     return chunks, acc.result()
 
 
-def load_recovery(
-    recovery_id: str, *, store: str | os.PathLike[str] | RecoveryStore
-) -> RecoveryRecord:
+def load_recovery(recovery_id: str, *, store: str | os.PathLike[str] | RecoveryStore) -> RecoveryRecord:
     """Read a stored recovery state without sending anything: the partial result and how the
     stream would be carried on. ``RecoveryNotFoundError`` if unknown or expired."""
     _, data = _load(recovery_id, store)

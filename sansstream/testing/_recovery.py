@@ -45,7 +45,8 @@ class Cut:
 
 
 def split_words(text: str) -> list[str]:
-    """``text`` in pieces of one word with its leading space (joined, they give ``text``)."""
+    """``text`` in pieces of one word with its leading space, a line end closing its piece
+    (joined, they give ``text``)."""
     out: list[str] = []
     current = ""
     for ch in text:
@@ -53,6 +54,9 @@ def split_words(text: str) -> list[str]:
             out.append(current)
             current = ""
         current += ch
+        if ch == "\n":  # a line end closes its piece (so a delta can end in whitespace)
+            out.append(current)
+            current = ""
     if current:
         out.append(current)
     return out
@@ -174,7 +178,9 @@ class ProviderEmulator:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def events(self, *, text: str | None = None, continuation: bool = False, background: bool = True) -> list[bytes]:
+    def events(
+        self, *, text: str | None = None, continuation: bool = False, background: bool = True
+    ) -> list[bytes]:
         """The answer's wire events (one slice each)."""
         reply = self.reply if text is None else text
         reasoning = "" if continuation else self.reasoning
@@ -204,24 +210,56 @@ class ProviderEmulator:
             add("response.output_item.added", output_index=index, item=item)
             add("response.reasoning_summary_part.added", item_id="rs_1", output_index=index, summary_index=0)
             for piece in split_words(self.reasoning):
-                add("response.reasoning_summary_text.delta", item_id="rs_1", output_index=index,
-                    summary_index=0, delta=piece)
-            add("response.reasoning_summary_text.done", item_id="rs_1", output_index=index,
-                summary_index=0, text=self.reasoning)
+                add(
+                    "response.reasoning_summary_text.delta",
+                    item_id="rs_1",
+                    output_index=index,
+                    summary_index=0,
+                    delta=piece,
+                )
+            add(
+                "response.reasoning_summary_text.done",
+                item_id="rs_1",
+                output_index=index,
+                summary_index=0,
+                text=self.reasoning,
+            )
             done_item = {**item, "summary": [{"type": "summary_text", "text": self.reasoning}]}
             add("response.output_item.done", output_index=index, item=done_item)
             output.append(done_item)
             index += 1
         if self.reply:
-            item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress", "content": []}
+            item = {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "in_progress",
+                "content": [],
+            }
             add("response.output_item.added", output_index=index, item=item)
-            add("response.content_part.added", item_id="msg_1", output_index=index, content_index=0,
-                part={"type": "output_text", "text": ""})
+            add(
+                "response.content_part.added",
+                item_id="msg_1",
+                output_index=index,
+                content_index=0,
+                part={"type": "output_text", "text": ""},
+            )
             for piece in split_words(self.reply):
-                add("response.output_text.delta", item_id="msg_1", output_index=index, content_index=0,
-                    delta=piece, logprobs=[])
-            add("response.output_text.done", item_id="msg_1", output_index=index, content_index=0,
-                text=self.reply)
+                add(
+                    "response.output_text.delta",
+                    item_id="msg_1",
+                    output_index=index,
+                    content_index=0,
+                    delta=piece,
+                    logprobs=[],
+                )
+            add(
+                "response.output_text.done",
+                item_id="msg_1",
+                output_index=index,
+                content_index=0,
+                text=self.reply,
+            )
             part = {"type": "output_text", "text": self.reply, "annotations": []}
             add("response.content_part.done", item_id="msg_1", output_index=index, content_index=0, part=part)
             done_item = {**item, "status": "completed", "content": [part]}
@@ -230,35 +268,76 @@ class ProviderEmulator:
             index += 1
         if self.tool:
             name, arguments = self.tool
-            item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": name,
-                    "arguments": "", "status": "in_progress"}
+            item = {
+                "type": "function_call",
+                "id": "fc_1",
+                "call_id": "call_1",
+                "name": name,
+                "arguments": "",
+                "status": "in_progress",
+            }
             add("response.output_item.added", output_index=index, item=item)
             for k in range(0, len(arguments), 4):
-                add("response.function_call_arguments.delta", item_id="fc_1", output_index=index,
-                    delta=arguments[k : k + 4])
-            add("response.function_call_arguments.done", item_id="fc_1", output_index=index, arguments=arguments)
+                add(
+                    "response.function_call_arguments.delta",
+                    item_id="fc_1",
+                    output_index=index,
+                    delta=arguments[k : k + 4],
+                )
+            add(
+                "response.function_call_arguments.done",
+                item_id="fc_1",
+                output_index=index,
+                arguments=arguments,
+            )
             done_item = {**item, "arguments": arguments, "status": "completed"}
             add("response.output_item.done", output_index=index, item=done_item)
             output.append(done_item)
-        usage = {"input_tokens": 12, "output_tokens": 34, "total_tokens": 46,
-                 "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 5}}
+        usage = {
+            "input_tokens": 12,
+            "output_tokens": 34,
+            "total_tokens": 46,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 5},
+        }
         add("response.completed", response={**resp, "status": "completed", "output": output, "usage": usage})
         return events
 
     def _anthropic(self, reply: str, reasoning: str, tool: tuple[str, str] | None) -> list[bytes]:
-        out = [_sse({"type": "message_start", "message": {
-            "id": "msg_emulated", "type": "message", "role": "assistant", "model": "claude-emulated",
-            "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 1}}}, "message_start")]
+        out = [
+            _sse(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_emulated",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "claude-emulated",
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 12, "output_tokens": 1},
+                    },
+                },
+                "message_start",
+            )
+        ]
         index = 0
 
         def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
             nonlocal index
-            out.append(_sse({"type": "content_block_start", "index": index, "content_block": start},
-                            "content_block_start"))
+            out.append(
+                _sse(
+                    {"type": "content_block_start", "index": index, "content_block": start},
+                    "content_block_start",
+                )
+            )
             for delta in deltas:
-                out.append(_sse({"type": "content_block_delta", "index": index, "delta": delta},
-                                "content_block_delta"))
+                out.append(
+                    _sse(
+                        {"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"
+                    )
+                )
             out.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
             index += 1
 
@@ -267,34 +346,67 @@ class ProviderEmulator:
             deltas.append({"type": "signature_delta", "signature": "EmulatedSignature=="})
             block({"type": "thinking", "thinking": "", "signature": ""}, deltas)
         if reply:
-            block({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in split_words(reply)])
+            block(
+                {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in split_words(reply)]
+            )
         if tool:
             name, arguments = tool
             deltas = [{"type": "input_json_delta", "partial_json": ""}]
-            deltas += [{"type": "input_json_delta", "partial_json": arguments[k : k + 4]}
-                       for k in range(0, len(arguments), 4)]
+            deltas += [
+                {"type": "input_json_delta", "partial_json": arguments[k : k + 4]}
+                for k in range(0, len(arguments), 4)
+            ]
             block({"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}, deltas)
         stop = "tool_use" if tool else "end_turn"
-        out.append(_sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                         "usage": {"output_tokens": 30}}, "message_delta"))
+        out.append(
+            _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": 30},
+                },
+                "message_delta",
+            )
+        )
         out.append(_sse({"type": "message_stop"}, "message_stop"))
         return out
 
     def _chat(self, reply: str, reasoning: str, tool: tuple[str, str] | None, model: str) -> list[bytes]:
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            return _sse({"id": "chatcmpl-emulated", "object": "chat.completion.chunk", "created": 1,
-                         "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                         **extra})
+            return _sse(
+                {
+                    "id": "chatcmpl-emulated",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    **extra,
+                }
+            )
 
         out = [chunk({"role": "assistant", "content": ""})]
         out += [chunk({"reasoning_content": p}) for p in split_words(reasoning)]
         out += [chunk({"content": p}) for p in split_words(reply)]
         if tool:
             name, arguments = tool
-            out.append(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                              "function": {"name": name, "arguments": ""}}]}))
-            out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[k : k + 4]}}]})
-                    for k in range(0, len(arguments), 4)]
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            out += [
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[k : k + 4]}}]})
+                for k in range(0, len(arguments), 4)
+            ]
         usage = {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}
         out.append(chunk({}, "tool_calls" if tool else "stop", usage=usage))
         out.append(b"data: [DONE]\n\n")
@@ -308,16 +420,27 @@ class ProviderEmulator:
 
     def _ollama(self, reply: str, reasoning: str, tool: tuple[str, str] | None) -> list[bytes]:
         def line(message: dict[str, Any], done: bool = False, **extra: Any) -> bytes:
-            obj = {"model": "llama-emulated", "created_at": "2026-01-01T00:00:00Z",
-                   "message": {"role": "assistant", **message}, "done": done, **extra}
+            obj = {
+                "model": "llama-emulated",
+                "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", **message},
+                "done": done,
+                **extra,
+            }
             return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
         out = [line({"content": "", "thinking": p}) for p in split_words(reasoning)]
         out += [line({"content": p}) for p in split_words(reply)]
         if tool:
             name, arguments = tool
-            out.append(line({"content": "", "tool_calls": [{"function": {"name": name,
-                                                                         "arguments": json.loads(arguments)}}]}))
+            out.append(
+                line(
+                    {
+                        "content": "",
+                        "tool_calls": [{"function": {"name": name, "arguments": json.loads(arguments)}}],
+                    }
+                )
+            )
         out.append(line({"content": ""}, True, done_reason="stop", prompt_eval_count=12, eval_count=30))
         return out
 
@@ -326,10 +449,19 @@ class ProviderEmulator:
             candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
             if finish:
                 candidate["finishReason"] = finish
-            return _sse({"candidates": [candidate],
-                         "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 30,
-                                           "totalTokenCount": 42},
-                         "modelVersion": "gemini-emulated", "responseId": "gem_emulated"}, crlf=True)
+            return _sse(
+                {
+                    "candidates": [candidate],
+                    "usageMetadata": {
+                        "promptTokenCount": 12,
+                        "candidatesTokenCount": 30,
+                        "totalTokenCount": 42,
+                    },
+                    "modelVersion": "gemini-emulated",
+                    "responseId": "gem_emulated",
+                },
+                crlf=True,
+            )
 
         pieces = split_words(reasoning)
         out = [chunk([{"text": p, "thought": True}]) for p in pieces[:-1]]
@@ -346,35 +478,67 @@ class ProviderEmulator:
         from ..core._eventstream import encode_event_stream_message
 
         def frame(name: str, payload: dict[str, Any]) -> bytes:
-            headers = [(":message-type", "event"), (":event-type", name), (":content-type", "application/json")]
+            headers = [
+                (":message-type", "event"),
+                (":event-type", name),
+                (":content-type", "application/json"),
+            ]
             return encode_event_stream_message(headers, json.dumps({**payload, "p": "abcd"}).encode())
 
         out = [frame("messageStart", {"role": "assistant"})]
         index = 0
         if reasoning:
-            out += [frame("contentBlockDelta", {"contentBlockIndex": index,
-                                                "delta": {"reasoningContent": {"text": p}}})
-                    for p in split_words(reasoning)]
-            out.append(frame("contentBlockDelta", {"contentBlockIndex": index,
-                                                    "delta": {"reasoningContent": {"signature": "sig=="}}}))
+            out += [
+                frame(
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": p}}},
+                )
+                for p in split_words(reasoning)
+            ]
+            out.append(
+                frame(
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": "sig=="}}},
+                )
+            )
             out.append(frame("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         if reply:
-            out += [frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}})
-                    for p in split_words(reply)]
+            out += [
+                frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}})
+                for p in split_words(reply)
+            ]
             out.append(frame("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         if tool:
             name, arguments = tool
-            out.append(frame("contentBlockStart", {"contentBlockIndex": index,
-                                                   "start": {"toolUse": {"toolUseId": "tooluse_1", "name": name}}}))
-            out += [frame("contentBlockDelta", {"contentBlockIndex": index,
-                                                "delta": {"toolUse": {"input": arguments[k : k + 4]}}})
-                    for k in range(0, len(arguments), 4)]
+            out.append(
+                frame(
+                    "contentBlockStart",
+                    {
+                        "contentBlockIndex": index,
+                        "start": {"toolUse": {"toolUseId": "tooluse_1", "name": name}},
+                    },
+                )
+            )
+            out += [
+                frame(
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"toolUse": {"input": arguments[k : k + 4]}}},
+                )
+                for k in range(0, len(arguments), 4)
+            ]
             out.append(frame("contentBlockStop", {"contentBlockIndex": index}))
         out.append(frame("messageStop", {"stopReason": "tool_use" if tool else "end_turn"}))
-        out.append(frame("metadata", {"usage": {"inputTokens": 12, "outputTokens": 30, "totalTokens": 42},
-                                      "metrics": {"latencyMs": 5}}))
+        out.append(
+            frame(
+                "metadata",
+                {
+                    "usage": {"inputTokens": 12, "outputTokens": 30, "totalTokens": 42},
+                    "metrics": {"latencyMs": 5},
+                },
+            )
+        )
         return out
 
 
@@ -383,7 +547,7 @@ def _error(status: int, message: str) -> FixtureResponse:
     return FixtureResponse(body, status=status, content_type="application/json", framing="content-length")
 
 
-def _prefix_of(provider: str, body: Any) -> str | None | FixtureResponse:
+def _prefix_of(provider: str, body: Any) -> str | FixtureResponse | None:
     """The assistant prefix a request carries, in that provider's shape (None: no prefix)."""
     if not isinstance(body, dict):
         return _error(400, "the body is not a JSON object")
