@@ -419,6 +419,50 @@ def test_prefill_continues_with_the_delivered_text_as_prefix(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("provider", ["anthropic", "mistral", "ollama"])
+def test_a_continuation_cut_again_is_continued_again(provider: str, transport: str) -> None:
+    emu = ProviderEmulator(
+        provider, REPLY, cuts=[Cut(TEXT_STARTS[provider] + 3, 5), Cut(TEXT_STARTS[provider] + 4, 1)]
+    )
+    markers: list[Recovered] = []
+    with FixtureServer(emu) as server:
+        policy = RecoveryPolicy(mode="continue", initial_delay=0.0, markers=True, on_recover=markers.append)
+        stream = _prefill_stream(provider, server, transport, policy=policy)
+        chunks = list(stream)
+    assert "".join(c.text for c in chunks if c.type == "content") == REPLY
+    assert emu.prefixes == [None, "The quick brown", "The quick brown fox jumps over the"]
+    assert [(m.attempt, m.prefix_chars) for m in markers] == [(1, 15), (2, len(emu.prefixes[2] or ""))]
+    assert [c for c in chunks if isinstance(c, Recovered)] == markers
+    assert stream.metrics.recoveries == 2
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_clean_end_without_the_terminal_event_is_resumed_only_when_strict(strict: bool) -> None:
+    emu = ProviderEmulator("openai-responses", REPLY, tool=TOOL)
+    stop = _index(emu, "response.function_call_arguments.delta", 2)
+
+    def handler(request: ReceivedRequest) -> FixtureResponse:
+        response = emu(request)
+        if request.method == "POST":  # complete framing, but the events stop early
+            response.body = response.slices()[:stop]
+        return response
+
+    with FixtureServer(handler) as server:
+        stream = _responses_stream(server, "requests", strict=strict)
+        result = stream.result()
+        methods = [r.method for r in server.requests]
+    assert result.text == REPLY
+    assert [c.name for c in result.tool_calls] == ["get_weather"]
+    if strict:
+        assert methods == ["POST", "GET"]
+        assert result.tool_calls[0].input == {"city": "Paris", "unit": "celsius"}
+        assert result.finish_reason == "tool_calls"
+    else:  # accepted as it is: the decoder's finish() closes the open call (arguments cut short)
+        assert methods == ["POST"]
+        assert result.finish_reason is None
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
 def test_trailing_whitespace_is_held_back_and_not_repeated(provider: str, transport: str) -> None:
     # "dog,\n" ends a delta: the prefix goes without its newline (Anthropic refuses trailing
@@ -511,6 +555,7 @@ def test_continuation_is_refused_when_it_cannot_be_exact(  # noqa: PLR0917 (para
             list(stream)
         assert len(server.requests) == 1  # nothing more was sent
     message = str(info.value)
+    assert "sansstream.recover(" not in message  # refused: nothing is kept for later
     assert reason in message
     assert "was not recovered" in message
     assert info.value.partial is not None

@@ -375,9 +375,8 @@ class _SequencedDecoder(Decoder):
         return self._seen(self._inner.decode(JSONValue(obj)))
 
     def finish(self) -> list[Chunk]:
-        if not self._inner.complete:
+        if not self._inner.complete and self._owner.strict:
             return []  # a cut leg: the next one carries on (or the error reports the partial)
-        self._owner.completed()
         return self._seen(self._inner.finish())
 
     def _seen(self, chunks: list[Chunk]) -> list[Chunk]:
@@ -412,8 +411,8 @@ class _ContinuationDecoder(Decoder):
         return self._filter(self._inner.decode(event))
 
     def finish(self) -> list[Chunk]:
-        if not self._inner.complete:
-            return []
+        if not self._inner.complete and self._owner.strict:
+            return []  # a cut leg (see _SequencedDecoder.finish)
         return self._filter(self._inner.finish())
 
     def _filter(self, chunks: list[Chunk]) -> list[Chunk]:
@@ -621,13 +620,14 @@ class StreamRecovery:
         self.withheld = ""
         self.is_complete = False
         self.saved = False
-        self._seed: list[Chunk] = []
+        self.strict = True  # the stream's: without it, an end without the marker is accepted
 
     # -- wiring --------------------------------------------------------------------------------
 
     def attach(self, stream: ChatStream) -> None:
         if self.id is None:
             self.id = stream.id
+        self.strict = stream.strict
 
     def make_decoder(self) -> Decoder:
         inner = self.real_provider.decoder()
@@ -737,7 +737,7 @@ class StreamRecovery:
             try:
                 request = self.next_request()
             except _Refusal as why:
-                self._give_up(stream, first, str(why))
+                self._give_up(stream, first, str(why), keep=False)
             if self.failed_in_a_row >= self.policy.max_attempts:
                 self._give_up(
                     stream, first, f"{self.failed_in_a_row} reopen attempt(s) failed (last: {_short(exc)})"
@@ -784,8 +784,11 @@ class StreamRecovery:
             if chunk is not None:
                 yield chunk
 
-    def _give_up(self, stream: ChatStream, first: SansStreamError, why: str) -> Any:
+    def _give_up(self, stream: ChatStream, first: SansStreamError, why: str, *, keep: bool = True) -> Any:
         where = ""
+        if self.saved and self.store is not None and self.id is not None and not keep:
+            self.store.delete(self.id)  # refused: a later process could not do better
+            self.saved = False
         if self.saved and self.store is not None:
             where = (
                 f" Its state is kept in {self.store.directory}: sansstream.recover({self.id!r}, "
