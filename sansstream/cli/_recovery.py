@@ -56,7 +56,7 @@ def chat_policy(args: argparse.Namespace) -> Any:
     from ..api._recovery import RecoveryPolicy
     from ..model._errors import ConfigurationError
 
-    mode = getattr(args, "recover", "off")
+    mode: Any = getattr(args, "recover", "off")
     if mode == "off":
         if getattr(args, "recovery_store", None):
             raise ConfigurationError("--recovery-store needs --recover resume or --recover continue")
@@ -144,7 +144,7 @@ def run_demo_cut(args: argparse.Namespace, *, prompt: str, reasoning: str, text:
     emulator = ProviderEmulator(provider, text, reasoning=shown, delay=delay)
     events = emulator.events()
     emulator.cuts = [Cut(len(events) // 2, 9)]  # half-way, inside an event
-    mode = "resume" if provider == "openai-responses" else "continue"
+    mode: Any = "resume" if provider == "openai-responses" else "continue"
     out = sys.stdout
     printer = LivePrinter(out, json_lines=args.json, show_reasoning=not args.hide_reasoning)
     policy = RecoveryPolicy(
