@@ -87,13 +87,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RecoveryPolicy",
-    "StreamRecovery",
     "RecoveryRecord",
+    "RecoveryStore",
+    "RecoveryNotFoundError",
     "recover",
     "load_recovery",
     "recovery_modes",
-    "RecoveryNotFoundError",
-    "RecoveryStore",
+    "default_recoverable",
 ]
 
 Mode = Literal["resume", "continue"]
