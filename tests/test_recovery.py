@@ -734,3 +734,53 @@ def test_a_recovered_stream_that_completes_removes_its_state(tmp_path: Path) -> 
         )
         assert stream.result().text == REPLY
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_background_response_is_not_reopened() -> None:
+    from sansstream.model._errors import ProviderError
+
+    emu = ProviderEmulator("openai-responses", REPLY)
+    stop = _index(emu, "response.output_text.delta", 3)
+
+    def handler(request: ReceivedRequest) -> FixtureResponse:
+        response = emu(request)
+        error = {
+            "type": "error",
+            "sequence_number": stop,
+            "error": {"type": "server_error", "message": "boom"},
+        }
+        failed = {
+            "type": "response.failed",
+            "sequence_number": stop + 1,
+            "response": {"id": "resp_emulated0001", "status": "failed", "error": {"code": "server_error"}},
+        }
+        tail = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in (error, failed)]
+        response.body = response.slices()[:stop] + tail
+        return response
+
+    with FixtureServer(handler) as server:
+        stream = _responses_stream(server, "requests")
+        with pytest.raises(ProviderError, match="boom"):
+            list(stream)
+        assert len(server.requests) == 1
+    assert stream.metrics.recoveries == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_an_overloaded_error_mid_stream_is_continued_by_prefill(transport: str) -> None:
+    emu = ProviderEmulator("anthropic", REPLY)
+    overloaded = (
+        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    )
+
+    def handler(request: ReceivedRequest) -> FixtureResponse:
+        response = emu(request)
+        if emu.served == 1:  # the first answer: four words, then the in-band error
+            response.body = [*response.slices()[: 2 + 4], overloaded]
+        return response
+
+    with FixtureServer(handler) as server:
+        stream = _prefill_stream("anthropic", server, transport)
+        assert stream.result().text == REPLY
+    assert emu.prefixes == [None, "The quick brown fox"]
+    assert stream.metrics.recoveries == 1

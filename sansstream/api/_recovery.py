@@ -621,6 +621,7 @@ class StreamRecovery:
         self.is_complete = False
         self.saved = False
         self.strict = True  # the stream's: without it, an end without the marker is accepted
+        self._cancel_sent = False
 
     # -- wiring --------------------------------------------------------------------------------
 
@@ -726,6 +727,8 @@ class StreamRecovery:
 
         if stream._mode == "raw" or not self.policy.should_recover(exc):
             raise exc
+        if self.mode == "resume" and isinstance(exc, ProviderError):
+            raise exc  # the response itself failed: reopening it would replay the failure
         first = exc
         t0 = stream._clock()
         chunks_now = stream._recorder.snapshot().chunks
@@ -806,9 +809,9 @@ class StreamRecovery:
 
     def cancel_background(self, stream: ChatStream) -> None:
         """Best effort ``POST .../cancel`` of the background response (resume mode)."""
-        if self.mode != "resume" or self.response_id is None or self.is_complete:
+        if self.mode != "resume" or self.response_id is None or self.is_complete or self._cancel_sent:
             return
-        self.is_complete = True  # once
+        self._cancel_sent = True  # once
         request = self.real_provider.sign(
             _cancel_request(self.original, self.response_id),
             env=stream._env,
