@@ -419,6 +419,49 @@ def test_prefill_continues_with_the_delivered_text_as_prefix(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("provider", sorted(PREFILL))
+@pytest.mark.parametrize("seed", range(3))
+def test_prefill_at_random_points(provider: str, transport: str, seed: int) -> None:
+    rng = random.Random(f"{provider}-{seed}")
+    emu = ProviderEmulator(provider, REPLY)
+    slices = emu.events()
+    words = len(__import__("sansstream.testing", fromlist=["split_words"]).split_words(REPLY))
+    start = TEXT_STARTS[provider]
+    where = rng.choice(["before-first-chunk", "mid-text", "mid-text", "before-terminal"])
+    if where == "before-first-chunk":
+        cut = Cut(0, rng.randint(1, len(slices[0]) - 1))
+    elif where == "mid-text":
+        cut = Cut(start + rng.randint(1, words - 1), rng.randint(0, 8))
+    else:
+        cut = Cut(len(slices) - 1, rng.randint(0, len(slices[-1]) - 1))
+    emu.cuts = [cut]
+    with FixtureServer(emu) as server:
+        stream = _prefill_stream(provider, server, transport)
+        if where == "before-terminal" and provider not in ("gemini", "ollama"):
+            # The finish reason had arrived: only the end marker is missing. Continuing would
+            # start a new answer, so it is refused (the partial is the whole answer).
+            with pytest.raises(IncompleteStreamError, match="had already finished") as info:
+                list(stream)
+            assert info.value.partial is not None
+            assert info.value.partial.text == REPLY
+            assert len(server.requests) == 1
+            return
+        chunks = list(stream)
+        prefixes = list(emu.prefixes)
+    assert "".join(c.text for c in chunks if c.type == "content") == REPLY
+    assert stream.result().text == REPLY
+    if where == "before-first-chunk":
+        assert prefixes == [None, None]  # an ordinary retry: nothing had come out
+    elif where == "mid-text":
+        delivered = prefixes[1]
+        assert delivered is not None
+        assert REPLY.startswith(delivered)
+    else:  # gemini, ollama: the finish reason rides on the last event, so it never arrived
+        assert prefixes[1] is not None
+        assert REPLY.startswith(prefixes[1])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("provider", ["anthropic", "mistral", "ollama"])
 def test_a_continuation_cut_again_is_continued_again(provider: str, transport: str) -> None:
     emu = ProviderEmulator(

@@ -300,6 +300,7 @@ class _Delivered:
         self.refusal = False
         self.other_choice = False
         self.content = False  # any output at all
+        self.finished: str | None = None  # choice 0's finish reason, once delivered
 
     def observe(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
@@ -326,6 +327,8 @@ class _Delivered:
                 self.in_reasoning = False
             elif isinstance(chunk, RefusalDelta):
                 self.refusal = self.content = True
+            elif isinstance(chunk, Finish) and chunk.choice == 0:
+                self.finished = chunk.reason
 
     def joined(self) -> str:
         if len(self.text) > 1:
@@ -696,6 +699,12 @@ class StreamRecovery:
             return "the answer is a refusal, which a prefix cannot carry"
         if d.other_choice:
             return "the stream has several choices; a prefix can continue one answer only"
+        if d.finished is not None:
+            return (
+                f"the answer had already finished (finish reason {d.finished!r}) and only the end of "
+                "the stream was lost; a continuation would start a new answer (strict=False accepts "
+                "a stream without its end marker)"
+            )
         if d.text and _reasoning_enabled(name, _body_of(self.original)):
             return (
                 f"{name} rejects an assistant prefill while extended thinking is enabled "
@@ -858,6 +867,7 @@ class StreamRecovery:
                 "in_reasoning": self.delivered.in_reasoning,
                 "refusal": self.delivered.refusal,
                 "other_choice": self.delivered.other_choice,
+                "finished": self.delivered.finished,
             },
             "partial": [chunk_to_dict(c) for c in _seed_chunks(partial)],
         }
@@ -1007,6 +1017,8 @@ def _restore(data: Mapping[str, Any], recovery: StreamRecovery) -> None:
     recovery.delivered.in_reasoning = bool(d.get("in_reasoning"))
     recovery.delivered.refusal = bool(d.get("refusal"))
     recovery.delivered.other_choice = bool(d.get("other_choice"))
+    finished = d.get("finished")
+    recovery.delivered.finished = finished if isinstance(finished, str) else None
     recovery.delivered.content = True
 
 
