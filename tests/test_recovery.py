@@ -827,3 +827,37 @@ def test_an_overloaded_error_mid_stream_is_continued_by_prefill(transport: str) 
         assert stream.result().text == REPLY
     assert emu.prefixes == [None, "The quick brown fox"]
     assert stream.metrics.recoveries == 1
+
+
+def test_hosted_variants_and_presets_recover_like_their_family() -> None:
+    assert recovery_modes("azure-responses") == ("resume",)
+    assert recovery_modes("vertex-anthropic") == ("continue",)
+    assert recovery_modes("deepseek") == ("continue",)
+    assert recovery_modes("bedrock-invoke") == ()
+    reply = "The quick brown fox jumps over the lazy dog."
+    emu = ProviderEmulator("openai", reply, cuts=[Cut(4, 3)])
+    with FixtureServer(emu) as server:
+        stream = stream_chat(
+            "deepseek", model="deepseek-chat", messages=MESSAGES, api_key=KEY,
+            base_url=server.url + "/beta", recover=RecoveryPolicy(mode="continue", initial_delay=0),
+        )  # fmt: skip
+        assert stream.result().text == reply
+    assert emu.prefixes == [None, "The quick brown"]
+    with pytest.raises(ConfigurationError, match=r"api\.deepseek\.com/beta"):
+        stream_chat("deepseek", model="m", messages=MESSAGES, api_key=KEY, recover="continue")
+
+
+def test_azure_responses_resume_keeps_the_api_version() -> None:
+    emu = ProviderEmulator("openai-responses", REPLY)
+    emu.cuts = [Cut(_index(emu, "response.output_text.delta", 3), 2)]
+    with FixtureServer(emu) as server:
+        stream = stream_chat(
+            "azure-responses", model="gpt", messages=MESSAGES, api_key=KEY,
+            base_url=server.url + "/openai/v1", api_version="preview", background=True, recover=FAST,
+        )  # fmt: skip
+        assert stream.result().text == REPLY
+        get = server.requests[1]
+    assert get.target.startswith(
+        "/openai/v1/responses/resp_emulated0001?api-version=preview&stream=true&starting_after="
+    )
+    assert get.headers.get("api-key") == KEY

@@ -216,14 +216,44 @@ def make_recovery(
     return StreamRecovery(policy, provider, request, mode)
 
 
-def recovery_modes(provider: str) -> tuple[Mode, ...]:
+def recovery_modes(provider: str | Provider) -> tuple[Mode, ...]:
     """The recovery modes a provider can support (some need options: background mode for
-    Responses, Claude models on Bedrock, ``prefix_completion`` for ``openai``)."""
-    if provider == _RESPONSES:
+    Responses, Claude models on Bedrock, ``prefix_completion`` for OpenAI-compatible servers)."""
+    from ..providers._registry import get
+
+    style = _style(get(provider))
+    if style == _RESPONSES:
         return ("resume",)
-    if provider in _PREFILL_PROVIDERS:
+    if style in _PREFILL_PROVIDERS:
         return ("continue",)
     return ()
+
+
+def _style(provider: Provider) -> str | None:
+    """The wire family recovery speaks to: hosted variants and presets share their family's
+    resume endpoint or prefix shape (``vertex-anthropic`` prefills like ``anthropic``,
+    ``azure-responses`` resumes like ``openai-responses``, the presets prefix like ``openai``)."""
+    from ..providers.anthropic import AnthropicProvider
+    from ..providers.bedrock import BedrockProvider
+    from ..providers.gemini import GeminiProvider
+    from ..providers.mistral import MistralProvider
+    from ..providers.ollama import OllamaProvider
+    from ..providers.openai import OpenAIProvider
+    from ..providers.openai_responses import OpenAIResponsesProvider
+
+    families: tuple[tuple[type[Provider], str], ...] = (
+        (OpenAIResponsesProvider, _RESPONSES),
+        (AnthropicProvider, "anthropic"),
+        (BedrockProvider, "bedrock"),
+        (MistralProvider, "mistral"),  # (before OpenAIProvider, its base class)
+        (OpenAIProvider, "openai"),
+        (OllamaProvider, "ollama"),
+        (GeminiProvider, "gemini"),
+    )
+    for cls, style in families:
+        if isinstance(provider, cls):
+            return style
+    return provider.name if provider.name in (_RESPONSES, *_PREFILL_PROVIDERS) else None
 
 
 def _body_of(request: HTTPRequest) -> dict[str, Any]:
@@ -238,34 +268,40 @@ def _check_supported(provider: Provider, request: HTTPRequest, policy: RecoveryP
     """The mode this stream will use, or ``ConfigurationError`` (nothing was sent) saying why
     the provider cannot do what the policy asks."""
     name = provider.name
+    style = _style(provider)
     body = _body_of(request)
-    if name == _RESPONSES:
+    if style == _RESPONSES:
         if body.get("background") is not True or body.get("store") is False:
             raise ConfigurationError(
-                "recover= with openai-responses resumes a background response: pass background=True "
+                f"recover= with {name} resumes a background response: pass background=True "
                 "(and leave store on) to stream_chat. A foreground Responses stream cannot be "
                 "reopened (the server stops generating when the connection drops). Nothing was sent."
             )
         return "resume"
-    if name in _PREFILL_PROVIDERS:
+    if style in _PREFILL_PROVIDERS:
         if policy.mode != "continue":
             raise ConfigurationError(
                 f"{name} offers no exact stream resumption; recover='continue' re-sends the request "
                 "with the text delivered so far as the assistant's prefix (opt-in, because the "
                 "continuation is a new generation). Nothing was sent."
             )
-        if name == "openai" and not policy.prefix_completion:
+        if name == "deepseek" and "/beta" not in urlsplit(request.url).path:
             raise ConfigurationError(
-                "the openai provider has no standard assistant prefix; if the server does "
+                "DeepSeek serves prefix completion under its beta endpoint: pass "
+                "base_url='https://api.deepseek.com/beta' with recover='continue'. Nothing was sent."
+            )
+        if style == "openai" and name != "deepseek" and not policy.prefix_completion:
+            raise ConfigurationError(
+                f"the {name} provider has no standard assistant prefix; if the server does "
                 "DeepSeek-style prefix completion (prefix: true), pass "
                 "recover=RecoveryPolicy(mode='continue', prefix_completion=True). Nothing was sent."
             )
-        if name == "bedrock" and not _is_claude_url(request.url):
+        if style == "bedrock" and not _is_claude_url(request.url):
             raise ConfigurationError(
                 "recover='continue' with bedrock needs a Claude model (a final assistant message is "
                 "continued by Anthropic models; other Converse models do not promise it). Nothing was sent."
             )
-        if name == "ollama" and not urlsplit(request.url).path.endswith("/api/chat"):
+        if style == "ollama" and not urlsplit(request.url).path.endswith("/api/chat"):
             raise ConfigurationError(
                 "recover='continue' with ollama needs /api/chat (a final assistant message is the "
                 "prefix); /api/generate has no messages. Nothing was sent."
@@ -500,6 +536,14 @@ def _responses_base(url: str) -> str:
     return urlunsplit(parts._replace(path=path, query="", fragment=""))
 
 
+def _responses_url(original: str, tail: str, query: str = "") -> str:
+    """``{base}/responses/{tail}``, keeping the original URL's query (Azure's ``api-version``)
+    in front of ``query``."""
+    kept = urlsplit(original).query
+    joined = "&".join(q for q in (kept, query) if q)
+    return f"{_responses_base(original)}/responses/{tail}" + (f"?{joined}" if joined else "")
+
+
 def _auth_headers(request: HTTPRequest) -> dict[str, str]:
     skip = {"content-type", "content-length"}
     return {k: v for k, v in request.headers.items() if k.lower() not in skip}
@@ -508,16 +552,15 @@ def _auth_headers(request: HTTPRequest) -> dict[str, str]:
 def _resume_request(original: HTTPRequest, response_id: str, after: int | None) -> HTTPRequest:
     from urllib.parse import quote
 
-    url = f"{_responses_base(original.url)}/responses/{quote(response_id, safe='')}?stream=true"
-    if after is not None:
-        url += f"&starting_after={after}"
+    query = "stream=true" if after is None else f"stream=true&starting_after={after}"
+    url = _responses_url(original.url, quote(response_id, safe=""), query)
     return HTTPRequest("GET", url, _auth_headers(original), None)
 
 
 def _cancel_request(original: HTTPRequest, response_id: str) -> HTTPRequest:
     from urllib.parse import quote
 
-    url = f"{_responses_base(original.url)}/responses/{quote(response_id, safe='')}/cancel"
+    url = _responses_url(original.url, f"{quote(response_id, safe='')}/cancel")
     return HTTPRequest("POST", url, _auth_headers(original), None)
 
 
@@ -604,6 +647,7 @@ class StreamRecovery:
         self.policy = policy
         self.mode: Mode = mode
         self.real_provider = provider
+        self.style = _style(provider) or provider.name
         self.provider: Provider = _RecoveringProvider(self, provider)
         self.original = request  # the request as built (keys in its headers: never stored)
         self.id: str | None = None
@@ -677,13 +721,14 @@ class StreamRecovery:
         """Why continuing by prefill would not be exact, or None."""
         d = self.delivered
         name = self.real_provider.name
+        style = self.style
         if d.open_tools:
             index, tool = next(iter(d.open_tools.items()))
             return (
                 f"the cut fell inside the arguments of tool call #{index} ({tool or 'unnamed'}); "
                 "a prefix cannot make the model finish half-written arguments exactly"
             )
-        if d.in_reasoning and name in _SIGNED_REASONING:
+        if d.in_reasoning and style in _SIGNED_REASONING:
             return (
                 f"the cut fell inside a reasoning block, which {name} signs as a whole; a half block "
                 "can neither be sent back nor continued"
@@ -705,7 +750,7 @@ class StreamRecovery:
                 "the stream was lost; a continuation would start a new answer (strict=False accepts "
                 "a stream without its end marker)"
             )
-        if d.text and _reasoning_enabled(name, _body_of(self.original)):
+        if d.text and _reasoning_enabled(style, _body_of(self.original)):
             return (
                 f"{name} rejects an assistant prefill while extended thinking is enabled "
                 "(https://docs.claude.com/en/docs/prefill-claudes-response)"
@@ -721,8 +766,7 @@ class StreamRecovery:
         why = self._refusal()
         if why is not None:
             raise _Refusal(why)
-        name = self.real_provider.name
-        body, withheld = _prefill_body(name, _body_of(self.original), self.delivered.joined())
+        body, withheld = _prefill_body(self.style, _body_of(self.original), self.delivered.joined())
         self.withheld = withheld
         payload = dumps_wire(body).encode("utf-8")
         return HTTPRequest(self.original.method, self.original.url, dict(self.original.headers), payload)
@@ -1102,7 +1146,7 @@ def recover(
     if key:
         # The auth headers as the provider builds them (the stored request has none).
         extra: dict[str, Any] = {}
-        if provider.name == "bedrock":
+        if _style(provider) == "bedrock":
             extra["region"] = environ.get("AWS_REGION") or "us-east-1"
         probe = provider.build_request(
             model=str(saved["body"].get("model") or "m"),
