@@ -6,10 +6,15 @@ Two modes, chosen per provider by what its API can honestly do:
   event carries ``sequence_number`` and a response's stream can be reopened with
   ``GET {base}/responses/{id}?stream=true&starting_after=N``; a background response is stopped
   with ``POST {base}/responses/{id}/cancel``. Sources: OpenAI's background-mode guide
-  (https://developers.openai.com/docs/guides/background: "Background mode", streaming a
-  background response and resuming it from a cursor) and the API reference for cancelling
-  (https://developers.openai.com/api/reference/go/resources/responses/methods/cancel: "Only
-  responses created with the background parameter set to true can be cancelled"). One provider
+  (https://developers.openai.com/docs/guides/background: background responses are kept about
+  ten minutes; polling, cancelling, and streaming a background response from a cursor), the
+  official SDK's background-streaming change (openai/openai-python#2372, whose example reopens
+  with ``responses.retrieve(id, stream=True, starting_after=N)``), the API reference for
+  cancelling (https://developers.openai.com/api/reference/go/resources/responses/methods/cancel:
+  "Only responses created with the background parameter set to true can be cancelled") and the
+  recorded resumed stream in PROVIDERS.md §4 (``background-resume-starting-after.sse``: no
+  ``response.created``, starts mid-sequence). The Azure OpenAI Responses variant
+  (``azure-responses``) is resumed the same way, its ``api-version`` query kept. One provider
   decoder serves every leg of the stream; a de-duplicating layer in front of it drops any event
   whose ``sequence_number`` was already seen, so the caller sees every chunk exactly once and the
   result equals the uninterrupted stream's.
@@ -19,7 +24,8 @@ Two modes, chosen per provider by what its API can honestly do:
   currently supported with extended thinking"), Bedrock Converse with Claude models (the same
   final assistant message, in Converse's shape), Mistral (``prefix: true`` on the final assistant
   message; the ``AssistantMessage.prefix`` field of Mistral's API specification), DeepSeek-style
-  prefix completion with the ``openai`` provider (``prefix: true``, served under
+  prefix completion with the ``deepseek`` preset or any OpenAI-compatible provider that
+  opts in (``prefix: true``, served under
   ``https://api.deepseek.com/beta``; DeepSeek's "Chat Prefix Completion (Beta)" guide), Ollama
   ``/api/chat`` (a final assistant message is continued; maintainer answer in
   ollama/ollama#6778) and Gemini (a trailing ``model`` turn; not documented by Google, and newer
