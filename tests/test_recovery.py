@@ -861,3 +861,16 @@ def test_azure_responses_resume_keeps_the_api_version() -> None:
         "/openai/v1/responses/resp_emulated0001?api-version=preview&stream=true&starting_after="
     )
     assert get.headers.get("api-key") == KEY
+
+
+def test_on_recover_on_stream_chat() -> None:
+    emu = ProviderEmulator("openai-responses", REPLY)
+    emu.cuts = [Cut(_index(emu, "response.output_text.delta", 1), 4)]
+    seen: list[Recovered] = []
+    with FixtureServer(emu) as server:
+        stream = _responses_stream(server, "requests", recover="resume", on_recover=seen.append)
+        chunks = list(stream)
+    assert not any(isinstance(c, Recovered) for c in chunks)  # markers are off by default
+    assert [(m.mode, m.attempt, m.recovery_id) for m in seen] == [("resume", 1, stream.recovery_id)]
+    with pytest.raises(ConfigurationError, match="on_recover= needs recover="):
+        stream_chat("anthropic", model="m", messages=MESSAGES, api_key=KEY, on_recover=seen.append)
