@@ -34,7 +34,14 @@ from sansstream.api._recovery_store import RecoveryNotFoundError, RecoveryStore
 from sansstream.api._stream import NO_RETRY, StreamEnd, stream_chat
 from sansstream.model._chunks import Recovered
 from sansstream.model._errors import ConfigurationError, IncompleteStreamError
-from sansstream.testing import Cut, FixtureResponse, FixtureServer, ProviderEmulator, ReceivedRequest
+from sansstream.testing import (
+    Cut,
+    FixtureResponse,
+    FixtureServer,
+    ProviderEmulator,
+    ReceivedRequest,
+    split_words,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSPORTS = ("requests", "h11")
@@ -402,7 +409,7 @@ def test_prefill_continues_with_the_delivered_text_as_prefix(
         stream = _prefill_stream(provider, server, transport)
         chunks = list(stream)
         first, second = server.requests
-    delivered = "".join(__import__("sansstream.testing", fromlist=["split_words"]).split_words(REPLY)[:words])
+    delivered = "".join(split_words(REPLY)[:words])
     text = "".join(c.text for c in chunks if c.type == "content")
     assert text == REPLY == stream.result().text  # partial + continuation, nothing repeated or lost
     assert sum(1 for c in chunks if c.type == "start") <= 1
@@ -425,7 +432,7 @@ def test_prefill_at_random_points(provider: str, transport: str, seed: int) -> N
     rng = random.Random(f"{provider}-{seed}")
     emu = ProviderEmulator(provider, REPLY)
     slices = emu.events()
-    words = len(__import__("sansstream.testing", fromlist=["split_words"]).split_words(REPLY))
+    words = len(split_words(REPLY))
     start = TEXT_STARTS[provider]
     where = rng.choice(["before-first-chunk", "mid-text", "mid-text", "before-terminal"])
     if where == "before-first-chunk":
