@@ -39,7 +39,9 @@ class Metrics:
     provider's own count when it reported usage, else the number of content chunks (an
     estimate: one chunk is usually one token). ``tokens_per_second`` divides it by the time
     from the first token to the end (or to now, while the stream runs). Gaps are measured
-    between consecutive chunks of any type.
+    between consecutive chunks of any type. ``recoveries`` counts the times a broken stream was
+    recovered (``stream_chat(recover=...)``) and ``recovery_time`` the seconds those recoveries
+    cost, from each failure to the reopened response's headers.
     """
 
     time_to_first_byte: float | None = None
@@ -58,6 +60,8 @@ class Metrics:
     tokens_per_second: float | None = None
     attempts: int = 0
     finished: bool = False
+    recoveries: int = 0
+    recovery_time: float = 0.0
 
 
 class MetricsRecorder:
@@ -89,6 +93,8 @@ class MetricsRecorder:
         self._last_chunk: float | None = None
         self._max_gap: float | None = None
         self._attempts = 0
+        self._recoveries = 0
+        self._recovery_time = 0.0
 
     # -- feeding -------------------------------------------------------------------------
     def start(self, t: float) -> None:
@@ -141,6 +147,11 @@ class MetricsRecorder:
             self._reported_tokens = chunk.output_tokens
         return False
 
+    def recovered(self, seconds: float) -> None:
+        """A broken stream was recovered; the recovery took ``seconds``."""
+        self._recoveries += 1
+        self._recovery_time += max(0.0, seconds)
+
     def finish(self, t: float) -> None:
         if self._end is None:
             self._end = t
@@ -184,4 +195,6 @@ class MetricsRecorder:
             tokens_per_second=tps,
             attempts=self._attempts,
             finished=self._end is not None,
+            recoveries=self._recoveries,
+            recovery_time=self._recovery_time,
         )

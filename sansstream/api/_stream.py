@@ -242,6 +242,7 @@ class ChatStream:
         batch_ms: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         secret_headers: Sequence[str] = (),
+        recovery: Any = None,
     ) -> None:
         if batch is not None and batch < 1:
             raise ConfigurationError(f"batch must be a positive number of chunks, not {batch}")
@@ -289,6 +290,10 @@ class ChatStream:
         self._sender: SendHandle | None = None  # set once send_to() owns the reading
         self._abort: AbortHandle | None = None  # the open() in progress, abortable by cancel()
         self._deadlines = Deadlines(timeouts, 0.0)  # restarted by _start_clock
+        # stream recovery (stream_chat(recover=...)): a _recovery.StreamRecovery, or None
+        self._recovery = recovery
+        if recovery is not None:
+            recovery.attach(self)
 
     # -- public state ------------------------------------------------------------------------
 
@@ -314,6 +319,12 @@ class ChatStream:
     @property
     def cancelled(self) -> bool:
         return self._cancel_event.is_set()
+
+    @property
+    def recovery_id(self) -> str | None:
+        """The id under which a broken stream can be recovered (``stream_chat(recover=...)``;
+        ``sansstream.recover(recovery_id, store=...)`` in a later process), else ``None``."""
+        return None if self._recovery is None else self._recovery.id
 
     @property
     def finished(self) -> bool:
@@ -483,6 +494,8 @@ class ChatStream:
             abort.abort()  # wakes a connect or header wait blocked in the transport, at once
         if response is not None:
             _close_quietly(response)
+        if self._recovery is not None and self._recovery.policy.cancel_on_close:
+            self._recovery.cancel_background(self)  # a background response would run on
 
     # -- send_to -------------------------------------------------------------------------------
 
@@ -559,7 +572,9 @@ class ChatStream:
                     if raw:
                         source = _RawSource(self.provider, framing)
                     else:
-                        source = _ChunkSource(self.provider, framing, self.strict, self.raise_errors)
+                        # (with recovery, decoding goes through its provider proxy)
+                        decoding = self.provider if self._recovery is None else self._recovery.provider
+                        source = _ChunkSource(decoding, framing, self.strict, self.raise_errors)
                     yield from self._pump(response, source, raw=raw)
                     break
                 except _Cancelled:
@@ -567,6 +582,10 @@ class ChatStream:
                 except SansStreamError as exc:
                     if self.cancelled:
                         return
+                    if self._recovery is not None and self._items_out:
+                        # stream recovery (api/_recovery.py): reopens, or raises the final error
+                        yield from self._recovery.handle(self, exc)
+                        continue
                     if self._items_out or not self._may_retry(exc):
                         raise
                     self._drop_response()
@@ -858,6 +877,8 @@ def stream_chat(
     batch_ms: float | None = None,
     env: Mapping[str, str] | None = None,
     secret_headers: Sequence[str] = (),
+    recover: Any = None,
+    on_recover: Callable[[Any], object] | None = None,
     **options: Any,
 ) -> ChatStream:
     """Stream a chat reply from ``provider`` (a registered name or a ``Provider``).
@@ -889,6 +910,10 @@ def stream_chat(
     - ``secret_headers``: names of your own headers (passed through ``extra_headers``) that
       carry credentials: like the provider's key headers, they are dropped when a redirect leads
       to another origin and redacted in recordings and messages.
+    - ``recover``: stream recovery after a break (off by default): ``"resume"`` (exact:
+      OpenAI Responses background mode), ``"continue"`` (prefill continuation where the
+      provider takes an assistant prefix), or a ``RecoveryPolicy``; ``on_recover(marker)`` is
+      called after each recovery. See ``sansstream.api._recovery``.
     - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
       to the provider's ``build_request``.
     """
@@ -921,6 +946,11 @@ def stream_chat(
 
     timeouts = DEFAULT_TIMEOUTS if timeout is _UNSET else Timeouts.coerce(timeout)
     policy = RetryPolicy() if retry is _UNSET else (retry or NO_RETRY)
+    recovery = None
+    if recover is not None or on_recover is not None:
+        from ._recovery import make_recovery
+
+        recovery = make_recovery(recover, on_recover, prov, request)
 
     from ..transports._http import get_transport
 
@@ -948,4 +978,5 @@ def stream_chat(
         batch=batch,
         batch_ms=batch_ms,
         secret_headers=secret_headers,
+        recovery=recovery,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model._errors import ConfigurationError, SansStreamError
+from . import _recovery as _recovery_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print chunks as JSON lines")
     demo.add_argument("--hide-reasoning", action="store_true", help="do not print the reasoning")
     demo.set_defaults(func=_cmd_demo)
+    _recovery_cli.add_demo_options(demo)  # demo --cut (stream recovery)
 
     for name in ("chat", "record"):
         is_record = name == "record"
@@ -141,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-strict", action="store_true", help="accept a stream without its terminal marker")
         p.add_argument("--no-retry", action="store_true", help="send the request once, never retry")
         p.add_argument("--no-metrics", action="store_true", help="do not print the metrics line")
+        _recovery_cli.add_chat_options(p)  # --recover, --recovery-store (stream recovery)
         if is_record:
             p.add_argument("--out", required=True, help="the fixture file to write")
         else:
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-requests", type=int, default=None, help="exit after serving this many")
     serve.set_defaults(func=_cmd_serve)
+    _recovery_cli.add_resume_command(sub, common)  # resume ID (stream recovery)
     return parser
 
 
@@ -254,6 +258,8 @@ _TTFT_TOKENS = 6
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "cut", False):  # stream recovery shown live (cli/_recovery.py)
+        return _recovery_cli.run_demo_cut(args, prompt=DEMO_PROMPT, reasoning=DEMO_REASONING, text=DEMO_TEXT)
     from ..api._stream import NO_RETRY, stream_chat
     from ..server import ndjson_stream, sse_stream, stream_response
     from ..testing._responses import CONTENT_TYPES
@@ -357,6 +363,9 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     messages.append({"role": "user", "content": _read_prompt(args)})
     if args.no_retry:
         options["retry"] = NO_RETRY
+    recover = _recovery_cli.chat_policy(args)  # stream recovery (cli/_recovery.py)
+    if recover is not None:
+        options["recover"] = recover
     stream = stream_chat(
         args.provider,
         model=args.model,

@@ -26,6 +26,7 @@ __all__ = [
     "Finish",
     "Done",
     "StreamError",
+    "Recovered",
     "Chunk",
     "FINISH_REASONS",
     "chunk_to_dict",
@@ -213,6 +214,28 @@ class StreamError:
         return self.error.message
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recovered:
+    """Marker: the stream broke and was recovered here (``stream_chat(recover=...)``); only
+    delivered when the recovery policy asks for markers (``RecoveryPolicy(markers=True)``), so a
+    plain loop sees exactly the chunks of an uninterrupted stream.
+
+    ``mode`` is ``"resume"`` (the provider replays from ``after``, the last event delivered:
+    nothing is repeated or lost) or ``"continue"`` (the request was sent again with the
+    ``prefix_chars`` characters delivered so far as the assistant's prefix). ``attempt`` counts
+    the recoveries of this stream (1 for the first); ``reason`` says what broke it.
+    """
+
+    mode: Literal["resume", "continue"]
+    attempt: int
+    reason: str
+    recovery_id: str | None = None
+    after: int | None = None
+    prefix_chars: int = 0
+    raw: Any = field(default=None, repr=False, compare=False)
+    type: Literal["recovered"] = field(default="recovered", init=False, repr=False)
+
+
 Chunk = (
     ResponseStart
     | TextDelta
@@ -226,6 +249,7 @@ Chunk = (
     | Finish
     | Done
     | StreamError
+    | Recovered
 )
 
 
