@@ -49,9 +49,9 @@ def test_pull_loop_needs_data_then_ends() -> None:
     machine.receive_data(DONE)
     assert machine.next_chunk().type == "done"  # type: ignore[union-attr]
     assert machine.complete
-    assert machine.next_chunk() is NEED_DATA
-    machine.receive_data(b"")
+    # [DONE] is the terminal marker: the stream ends there, without waiting for the end of input
     assert machine.next_chunk() is END
+    machine.receive_data(b"")
     assert machine.next_chunk() is END
     assert machine.result().text == "a"
     assert machine.result().done
@@ -178,7 +178,11 @@ def test_framing_override_and_a_cut_json_array_is_incomplete() -> None:
         )
         == "ab"
     )
-    for cut in (len(body) - 1, len(body) - 10, 40):
+    # Cut after the terminal {"type":"done"} element (only the closing "]" missing): the stream
+    # ended at its terminal marker, nothing was lost.
+    done_cut = list(decode_stream("slop", [body[: len(body) - 1]], framing="json-array"))
+    assert [c.type for c in done_cut] == ["content", "content", "done"]
+    for cut in (len(body) - 10, 40):
         with pytest.raises(IncompleteStreamError) as info:
             list(decode_stream("slop", [body[:cut]], framing="json-array"))
         assert info.value.partial is not None
@@ -324,7 +328,7 @@ def test_receiving_twice_without_pulling_keeps_stream_order() -> None:
     chunks: list[Chunk] = []
     while not isinstance(chunk := machine.next_chunk(), Sentinel):
         chunks.append(chunk)
-    assert chunk is NEED_DATA
+    assert chunk is END  # ended at [DONE], without waiting for the end of input
     assert [c.type for c in chunks] == ["start", "content", "content", "done"]
     assert machine.result().text == "ab"
     machine.receive_data(b"")

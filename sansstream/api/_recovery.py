@@ -395,6 +395,10 @@ class _SequencedDecoder(Decoder):
     def complete(self) -> bool:
         return self._inner.complete
 
+    @property
+    def terminated(self) -> bool:
+        return self._inner.terminated
+
     def is_keepalive(self, event: WireEvent) -> bool:
         return self._inner.is_keepalive(event)
 
@@ -448,6 +452,10 @@ class _ContinuationDecoder(Decoder):
     @property
     def complete(self) -> bool:
         return self._inner.complete
+
+    @property
+    def terminated(self) -> bool:
+        return self._inner.terminated
 
     def is_keepalive(self, event: WireEvent) -> bool:
         return self._inner.is_keepalive(event)

@@ -112,7 +112,18 @@ class Decoder(ABC):
     @property
     @abstractmethod
     def complete(self) -> bool:
-        """True once the provider's terminal marker was seen."""
+        """True once the answer is complete: the provider's terminal marker, or (for providers
+        whose last word comes before trailing metadata) the event that ends the answer, or an
+        in-band error. At end of input a stream that is not ``complete`` is truncated."""
+
+    @property
+    def terminated(self) -> bool:
+        """True once the provider's terminal marker itself was seen (``data: [DONE]``,
+        ``message_stop``, ``response.completed``, ``"done": true``…): the stream is over, and
+        nothing after it belongs to it. The pipeline decodes no further event, ignores any bytes
+        that follow and ends the stream there, as the official SDKs stop reading at that marker.
+        Default ``False``: a provider without such a marker ends when the bytes end."""
+        return False
 
 
 class Provider(ABC):

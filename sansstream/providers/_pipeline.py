@@ -11,16 +11,26 @@ Error strategy, in stream order:
   before it has already been returned; then ``ProviderError`` is raised (its ``partial`` is the
   result so far) when ``raise_errors`` is true, else the ``StreamError`` chunk is returned and
   decoding continues.
+- The stream ends at the provider's terminal marker (the decoder's ``terminated``: ``data:
+  [DONE]``, ``message_stop``…), as the official SDKs stop reading there: no event after it is
+  decoded, bytes that follow are ignored, and ``next_chunk()`` returns ``END`` without waiting
+  for the end of input (so a server that keeps the connection open does not stall the reader).
 - At end of bytes the decoder's ``finish()`` chunks are delivered; then, when ``strict`` and the
   provider's terminal marker was never seen, ``IncompleteStreamError`` (with ``partial``).
+- One rule for a cut after the answer was complete (the decoder's ``complete``, e.g. Bedrock's
+  ``messageStop`` before its ``metadata`` frame, Gemini's ``finishReason`` chunk): nothing of the
+  answer was lost, so bytes at the end that cannot be decoded are dropped and the stream ends
+  normally (only what the cut frame carried, such as usage, is missing), in strict mode too.
 - A framing error (``RemoteProtocolError`` from the parser) that shows up once the input has
   ended means the bytes stopped in the middle of an event, frame or array: it is re-raised as
   ``IncompleteStreamError`` carrying the partial result, so truncation always looks the same
   (in strict and non-strict mode alike: a cut frame is never a complete stream). Earlier
   framing errors propagate unchanged.
 - SSE only: at end of input an event that lacks only its dispatching blank line (or the line
-  end of its last line) is still delivered, as the OpenAI and Anthropic SDKs do; if it was in
-  fact cut, its JSON does not parse and that is reported as truncation (see ``receive_data``).
+  end of its last line) is still delivered. The WHATWG algorithm, and the openai and cohere
+  SDKs, drop such an event; google-genai keeps it. We keep it because a server that closes
+  right after its last line meant to send it, and an event that was in fact cut does not
+  decode (its JSON is incomplete), which is then reported as truncation (see ``receive_data``).
 - After raising, the machine refuses further work and raises the same error again (h11 habit),
   so an error can never be skipped by calling again.
 """
@@ -99,6 +109,8 @@ class StreamDecoder:
         self._input_ended = False
         # decoder.finish() and the end-of-stream checks have run.
         self._finished = False
+        # the decoder saw the terminal marker: the stream ended there, later bytes are ignored
+        self._terminated = False
         # An error raised once is raised again on every later call (the machine is dead).
         self._error: SansStreamError | None = None
         # feed() defers an error that follows chunks in the same call to the next call.
@@ -152,6 +164,13 @@ class StreamDecoder:
         so a size limit is enforced within 4 KiB. That is framing work only, done once either
         way; decoding still happens in ``next_chunk``, and a framing error is kept and raised
         there, after every event before it.)"""
+        if self._terminated:
+            # Ended at the terminal marker: what follows is not part of the stream.
+            if self._input_ended and data:
+                raise LocalProtocolError('receive_data() called with data after the end of input (b"")')
+            self.bytes_received += len(data)
+            self._input_ended = self._input_ended or not data
+            return
         if self._drained and data and self._parse_now is not None:
             self._parse_slice(data)
             return
@@ -169,8 +188,9 @@ class StreamDecoder:
             self._input_ended = True
             if self.framing == "sse" and self.bytes_received:
                 # A server (or a recording) that closes right after an event's last line, before
-                # the blank line that dispatches it: WHATWG parsers drop that event, the official
-                # SDKs keep it. Ending the last line and adding the blank line delivers it; an
+                # the blank line that dispatches it: WHATWG parsers (and the openai and cohere
+                # SDKs) drop that event, google-genai keeps it, and so do we (see the module
+                # docstring). Ending the last line and adding the blank line delivers it; an
                 # event cut inside its JSON then fails to parse, which (input having ended) is
                 # reported as truncation. After a proper blank line these are no-ops.
                 self._parser.receive_data(b"\n\n")
@@ -239,7 +259,12 @@ class StreamDecoder:
                 return self._deliver(self._pending.popleft())
             if self._finished:
                 return END
-            event = self._next_wire_event()
+            if self._decoder.terminated:
+                event: WireEvent | NeedData | EndOfStream = END
+                self._terminated = True
+                self._events.clear()
+            else:
+                event = self._next_wire_event_or_end()
             if event is NEED_DATA:
                 self._drained = True
                 return NEED_DATA
@@ -256,11 +281,24 @@ class StreamDecoder:
             try:
                 self._pending.extend(self._decoder.decode(event))
             except RemoteProtocolError as exc:
+                if self._input_ended and self._decoder.complete:
+                    continue  # a cut after the answer was complete (module docstring)
                 if self._input_ended and not isinstance(exc, IncompleteStreamError):
                     raise self._incomplete(
                         f"the stream ended inside an event that cannot be decoded ({exc})"
                     ) from exc
                 raise
+
+    def _next_wire_event_or_end(self) -> WireEvent | NeedData | EndOfStream:
+        """The next wire event; at the end of input, a framing error after the answer was
+        complete ends the stream instead (module docstring: a cut after the answer)."""
+        try:
+            return self._next_wire_event()
+        except RemoteProtocolError:
+            if self._input_ended and self._decoder.complete and self._caught is None:
+                self._events.clear()
+                return END
+            raise
 
     def _next_wire_event(self) -> WireEvent | NeedData | EndOfStream:
         if self._events:
@@ -338,7 +376,7 @@ class StreamDecoder:
         ):
             try:
                 self._decode_queued(out)
-                if not self._pending:
+                if not self._pending and not self._decoder.terminated:
                     # All decoded: ask the parser itself whether more is complete (usually not:
                     # the quick route parsed every byte), without next_chunk's round trip.
                     event = self._parser.next_event()
@@ -386,6 +424,9 @@ class StreamDecoder:
                 add(chunk)
                 out.append(chunk)
             self.chunks_delivered += len(chunks)
+            if decoder.terminated:
+                events.clear()  # nothing after the terminal marker is decoded (module docstring)
+                return
 
     def __repr__(self) -> str:
         return (

@@ -175,6 +175,10 @@ class AnthropicDecoder(Decoder):
     def complete(self) -> bool:
         return self._complete or self._errored
 
+    @property
+    def terminated(self) -> bool:
+        return self._complete  # message_stop
+
     def is_keepalive(self, event: WireEvent) -> bool:
         if isinstance(event, Comment):
             return True

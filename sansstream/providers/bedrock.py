@@ -125,6 +125,10 @@ class BedrockDecoder(Decoder):
     def complete(self) -> bool:
         return self._stopped or self._errored
 
+    @property
+    def terminated(self) -> bool:
+        return self._done_sent  # the metadata frame after messageStop: nothing follows it
+
     def decode(self, event: WireEvent) -> list[Chunk]:
         if not isinstance(event, EventStreamMessage):
             return []

@@ -130,6 +130,10 @@ class BedrockInvokeDecoder(Decoder):
             return True
         return self._inner is not None and self._inner.complete
 
+    @property
+    def terminated(self) -> bool:
+        return self._finished or (self._inner is not None and self._inner.terminated)
+
     def decode(self, event: WireEvent) -> list[Chunk]:
         if not isinstance(event, EventStreamMessage):
             return []

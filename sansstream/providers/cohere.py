@@ -93,6 +93,10 @@ class CohereDecoder(Decoder):
     def complete(self) -> bool:
         return self._ended
 
+    @property
+    def terminated(self) -> bool:
+        return self._ended  # message-end
+
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, Comment):
             return []

@@ -76,6 +76,10 @@ class OllamaDecoder(Decoder):
     def complete(self) -> bool:
         return self._complete or self._errored
 
+    @property
+    def terminated(self) -> bool:
+        return self._complete  # "done": true
+
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, JSONValue):
             line = event.value

@@ -111,6 +111,10 @@ class OpenAIDecoder(Decoder):
     def complete(self) -> bool:
         return self._done or self._errored
 
+    @property
+    def terminated(self) -> bool:
+        return self._done  # data: [DONE]
+
     # -- wire events ---------------------------------------------------------------------------
 
     def decode(self, event: WireEvent) -> list[Chunk]:

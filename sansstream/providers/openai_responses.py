@@ -98,6 +98,10 @@ class OpenAIResponsesDecoder(Decoder):
     def complete(self) -> bool:
         return self._terminal or self._error_reported
 
+    @property
+    def terminated(self) -> bool:
+        return self._terminal  # response.completed / .incomplete / .failed (or a bare [DONE])
+
     def decode(self, event: WireEvent) -> list[Chunk]:
         if isinstance(event, Comment):
             return []

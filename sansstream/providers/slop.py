@@ -82,6 +82,10 @@ class SlopDecoder(Decoder):
     def complete(self) -> bool:
         return self._done or self._errored
 
+    @property
+    def terminated(self) -> bool:
+        return self._done  # {"type": "done"}
+
     def is_keepalive(self, event: WireEvent) -> bool:
         return isinstance(event, Comment) or (isinstance(event, JSONValue) and event.value is None)
 
