@@ -244,17 +244,6 @@ class _AzureMixin:
         headers.update(split_headers(options))
         return headers
 
-
-class AzureOpenAIProvider(_AzureMixin, OpenAIProvider):
-    """``azure``: Azure OpenAI Chat Completions (v1 or dated API; see the module docstring)."""
-
-    name = "azure"
-    default_base_url = ""
-    api_key_env = ()  # an API key *or* a token: checked by build_request
-    base_url_env = None
-    deployment_scoped = True
-    accepted_options: ClassVar[frozenset[str]] = CHAT_OPTIONS | AZURE_OPTIONS
-
     def build_request(
         self,
         *,
@@ -265,17 +254,30 @@ class AzureOpenAIProvider(_AzureMixin, OpenAIProvider):
         base_url: str | None = None,
         **options: Any,
     ) -> HTTPRequest:
-        """The Chat Completions request. Options as for ``openai``, plus ``deployment``
-        (default: ``model``), ``api_version``, ``azure_ad_token`` and ``resource``."""
+        """The provider's own request (Chat Completions or Responses, from the class this mixes
+        into) sent to the Azure deployment or v1 route, with Azure's auth header and
+        ``api-version``. Options as for that provider, plus ``deployment`` (default: ``model``),
+        ``api_version``, ``azure_ad_token`` and ``resource``."""
         opts = dict(options)
         root, query, body_model = self.azure_target(model, base_url, opts)
         headers = self.azure_headers(api_key, opts)
-        request = super().build_request(
+        request = super().build_request(  # type: ignore[misc]
             model=body_model, messages=messages, tools=tools, api_key=None, base_url=root,
             extra_headers=headers, **opts,
         )  # fmt: skip
         url = with_query(request.url, **{"api-version": query}) if query else request.url
         return HTTPRequest(request.method, url, request.headers, request.body)
+
+
+class AzureOpenAIProvider(_AzureMixin, OpenAIProvider):
+    """``azure``: Azure OpenAI Chat Completions (v1 or dated API; see the module docstring)."""
+
+    name = "azure"
+    default_base_url = ""
+    api_key_env = ()  # an API key *or* a token: checked by build_request
+    base_url_env = None
+    deployment_scoped = True
+    accepted_options: ClassVar[frozenset[str]] = CHAT_OPTIONS | AZURE_OPTIONS
 
     def decoder(self) -> Decoder:
         return AzureDecoder()
@@ -308,28 +310,6 @@ class AzureResponsesProvider(_AzureMixin, OpenAIResponsesProvider):
         | {"extra_body", "extra_headers"}
         | AZURE_OPTIONS
     )
-
-    def build_request(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Message],
-        tools: Sequence[ToolSpec] | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        **options: Any,
-    ) -> HTTPRequest:
-        """The Responses request. Options as for ``openai-responses``, plus ``deployment``
-        (default: ``model``), ``api_version``, ``azure_ad_token`` and ``resource``."""
-        opts = dict(options)
-        root, query, body_model = self.azure_target(model, base_url, opts)
-        headers = self.azure_headers(api_key, opts)
-        request = super().build_request(
-            model=body_model, messages=messages, tools=tools, api_key=None, base_url=root,
-            extra_headers=headers, **opts,
-        )  # fmt: skip
-        url = with_query(request.url, **{"api-version": query}) if query else request.url
-        return HTTPRequest(request.method, url, request.headers, request.body)
 
     def decoder(self) -> Decoder:
         return AzureResponsesDecoder()
