@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import httpx
 
-from sansstream.model import NEED_DATA, ChatResult, TextDelta
+from sansstream.model import END, NEED_DATA, ChatResult, TextDelta
 from sansstream.providers import StreamDecoder
 from sansstream.server import sse_stream, stream_response
 from sansstream.testing import FixtureResponse, FixtureServer
@@ -26,9 +26,11 @@ def stream_with_httpx(url: str) -> ChatResult:
         response.raise_for_status()
         for data in response.iter_bytes():  # decoded (gzip…) body bytes, as they arrive
             decoder.receive_data(data)
-            while (chunk := decoder.next_chunk()) is not NEED_DATA:
+            while (chunk := decoder.next_chunk()) is not NEED_DATA and chunk is not END:
                 if isinstance(chunk, TextDelta):
                     print(chunk.text, end="", flush=True)
+            if chunk is END:
+                break  # the provider's terminal marker ([DONE]) ended the stream: stop reading
         decoder.feed(b"")  # end of body: raises IncompleteStreamError if it was truncated
     print()
     return decoder.result()
