@@ -63,14 +63,20 @@ from collections.abc import (
 )
 from typing import Any, Literal, TypeVar
 
-from .core._wirejson import dumps_wire
-from .model._chunks import (
+from .core import dumps_wire
+from .model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
+    LocalProtocolError,
+    ProviderError,
     ReasoningDelta,
     RefusalDelta,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
     StreamError,
     TextDelta,
     ToolCallDelta,
@@ -79,8 +85,6 @@ from .model._chunks import (
     ToolResult,
     Usage,
 )
-from .model._errors import LocalProtocolError, ProviderError
-from .model._events import Comment, JSONValue, ServerSentEvent, SSEField
 
 __all__ = [
     "WireFormat",

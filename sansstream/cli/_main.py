@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..model._errors import ConfigurationError, SansStreamError
+from ..model import ConfigurationError, SansStreamError
 from . import _recovery as _recovery_cli
 
 __all__ = ["main", "build_parser"]
@@ -28,7 +28,7 @@ _KEY_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET_ACCESS_KEY", "_KEY")
 
 
 def _error(message: str) -> None:
-    from ..transports._secrets import scrub
+    from ..transports import scrub
 
     # keys come from the environment here: never echo one (URL passwords and ?key= go too)
     keys = [
@@ -260,9 +260,9 @@ _TTFT_TOKENS = 6
 def _cmd_demo(args: argparse.Namespace) -> int:
     if getattr(args, "cut", False):  # stream recovery shown live (cli/_recovery.py)
         return _recovery_cli.run_demo_cut(args, prompt=DEMO_PROMPT, reasoning=DEMO_REASONING, text=DEMO_TEXT)
-    from ..api._stream import NO_RETRY, stream_chat
+    from ..api import NO_RETRY, stream_chat
     from ..server import ndjson_stream, sse_stream, stream_response
-    from ..testing._responses import CONTENT_TYPES
+    from ..testing import CONTENT_TYPES
     from ._httpserver import Reply, RequestInfo, StreamServer
     from ._output import LivePrinter, metrics_line, use_color
 
@@ -327,7 +327,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 
 def _timeouts(args: argparse.Namespace) -> Any:
-    from ..transports._base import DEFAULT_TIMEOUTS, Timeouts
+    from ..transports import DEFAULT_TIMEOUTS, Timeouts
 
     timeouts = DEFAULT_TIMEOUTS if args.timeout is None else Timeouts.coerce(args.timeout)
     changes = {
@@ -339,7 +339,7 @@ def _timeouts(args: argparse.Namespace) -> Any:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from ..api._stream import NO_RETRY, stream_chat
+    from ..api import NO_RETRY, stream_chat
     from ._output import LivePrinter, metrics_line, use_color
 
     messages: list[dict[str, Any]] = []
@@ -352,7 +352,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         options["temperature"] = args.temperature
     record = getattr(args, "out", None) or getattr(args, "record", None)
     # Configuration mistakes are reported before the prompt is read from stdin.
-    from ..providers._registry import get as get_provider
+    from ..providers import get as get_provider
 
     provider = get_provider(args.provider)
     if provider.api_key_env and not provider.defaults_from_env(os.environ).get("api_key"):
@@ -396,7 +396,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _pieces(recording: Any, split: str | None, seed: int) -> list[bytes]:
-    from ..testing._rechunk import rechunk
+    from ..testing import rechunk
 
     if split is None:
         return [p for p in recording.chunks() if p]
@@ -415,7 +415,7 @@ def _pieces(recording: Any, split: str | None, seed: int) -> list[bytes]:
 
 
 def _load(path_text: str) -> tuple[Path, Any]:
-    from ..transports._replay import load_recording
+    from ..transports import load_recording
 
     path = Path(path_text)
     if path.is_dir():
@@ -424,9 +424,9 @@ def _load(path_text: str) -> tuple[Path, Any]:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    from ..model._chunks import chunk_to_dict
-    from ..providers._pipeline import StreamDecoder
-    from ..providers._registry import get as get_provider
+    from ..model import chunk_to_dict
+    from ..providers import StreamDecoder
+    from ..providers import get as get_provider
     from ._output import result_to_dict
     from ._parse import decode_chunks, event_to_dict, guess_framing, guess_provider, iter_wire_events
 

@@ -33,13 +33,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
-from ..model._errors import (
+from ..model import (
+    EventStreamMessage,
     EventTooLargeError,
+    HeaderValue,
     IncompleteStreamError,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from ..model._events import EventStreamMessage, HeaderValue
 from ._base import QueuedParser, drive
 
 __all__ = [

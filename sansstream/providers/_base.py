@@ -11,14 +11,11 @@ chunks before it were delivered.
 from __future__ import annotations
 
 import datetime
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..model._chunks import Chunk
-from ..model._events import Comment, WireEvent
+from ..model import SECRET_HEADERS, Chunk, Comment, HTTPRequest, WireEvent
 
 __all__ = [
     "Framing",
@@ -29,6 +26,8 @@ __all__ = [
     "ToolSpec",
     "SECRET_HEADERS",
 ]
+# HTTPRequest and SECRET_HEADERS live in the model layer (transports need them and must not
+# reach into providers); they stay importable from here, where they used to be defined.
 
 Framing = Literal["sse", "ndjson", "json-array", "eventstream"]
 
@@ -45,51 +44,6 @@ Message = Mapping[str, Any]
 ToolSpec = Mapping[str, Any]
 """A tool: ``{"name", "description", "parameters": <JSON schema>}`` (the OpenAI form
 ``{"type": "function", "function": {...}}`` is accepted too)."""
-
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",  # Azure OpenAI
-        "x-goog-api-key",
-        "x-amz-security-token",
-        "cookie",
-        # AI gateways in front of a provider carry their own keys
-        "cf-aig-authorization",  # Cloudflare AI Gateway
-        "helicone-auth",
-        "x-portkey-api-key",
-        "ocp-apim-subscription-key",  # Azure API Management
-        "x-litellm-api-key",
-    }
-)
-"""Header names whose values are credentials: never written to recordings, logs or messages, and
-never sent on to another origin when a request is redirected."""
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPRequest:
-    """An HTTP request as plain data. Transports send it; nothing here does I/O."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-
-    @classmethod
-    def json(
-        cls, method: str, url: str, payload: Any, headers: Mapping[str, str] | None = None
-    ) -> HTTPRequest:
-        all_headers = {"content-type": "application/json", **(headers or {})}
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(method, url, all_headers, body)
-
-    def json_body(self) -> Any:
-        return None if self.body is None else json.loads(self.body)
-
-    def redacted_headers(self) -> dict[str, str]:
-        return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
-
 
 class Decoder(ABC):
     """Wire events in, chunks out. One instance per stream; pure and synchronous."""

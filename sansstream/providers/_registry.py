@@ -23,14 +23,16 @@ module's one ``Provider`` subclass whose ``name`` matches is used.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import inspect
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model._errors import ConfigurationError, UnknownProviderError
+from ..model import ConfigurationError, UnknownProviderError
 from ._base import Provider
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 __all__ = ["get", "register", "unregister", "names", "ENTRY_POINT_GROUP"]
 
@@ -93,6 +95,10 @@ def unregister(name: str) -> None:
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    # Imported here, on the first miss: importlib.metadata pulls in email, zipfile, socket and
+    # threading, which importing the provider layer must not.
+    import importlib.metadata
+
     found: dict[str, importlib.metadata.EntryPoint] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)

@@ -40,21 +40,25 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..model._chunks import (
+from ..model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
+    LocalProtocolError,
     ReasoningDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     ToolResult,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import LocalProtocolError, RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     apply_extra_body,

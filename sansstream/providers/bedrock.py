@@ -32,17 +32,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from ..model._chunks import (
+from ..model import (
     Chunk,
+    ConfigurationError,
     Done,
+    EventStreamMessage,
     Finish,
+    LocalProtocolError,
     ReasoningDelta,
+    RemoteProtocolError,
     ResponseStart,
     ToolResult,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
-from ..model._events import EventStreamMessage, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

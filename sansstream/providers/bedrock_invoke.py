@@ -63,10 +63,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..core._wirejson import dumps_wire
-from ..model._chunks import Chunk, Done, Finish, ResponseStart, text_delta
-from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
-from ..model._events import EventStreamMessage, JSONValue, WireEvent
+from ..core import dumps_wire
+from ..model import (
+    Chunk,
+    ConfigurationError,
+    Done,
+    EventStreamMessage,
+    Finish,
+    JSONValue,
+    LocalProtocolError,
+    RemoteProtocolError,
+    ResponseStart,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import content_text, int_or_none, load_json, make_usage, normalize_finish, provider_error
 from ._hosted import json_request, split_headers

@@ -48,18 +48,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from ..model._chunks import (
+from ..model import (
     Chunk,
     Done,
+    EventTooLargeError,
     Finish,
+    JSONValue,
+    LocalProtocolError,
     ReasoningDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
     ToolResult,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
-from ..model._events import JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, ReasoningDelta, text_delta
+from ..model import Chunk, ReasoningDelta, text_delta
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
 from .openai import OpenAIDecoder, OpenAIProvider
 

@@ -26,9 +26,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, text_delta
-from ..model._errors import LocalProtocolError, RemoteProtocolError
-from ..model._events import JSONValue, ServerSentEvent, WireEvent
+from ..model import (
+    Chunk,
+    Done,
+    Finish,
+    JSONValue,
+    LocalProtocolError,
+    ReasoningDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

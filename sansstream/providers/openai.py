@@ -25,18 +25,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import (
+from ..model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
     ReasoningDelta,
     RefusalDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

@@ -32,9 +32,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, text_delta
-from ..model._errors import RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
+from ..model import (
+    Chunk,
+    Comment,
+    Done,
+    Finish,
+    JSONValue,
+    ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

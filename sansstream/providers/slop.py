@@ -39,9 +39,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, ToolResult, text_delta
-from ..model._errors import ConfigurationError, RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
+from ..model import (
+    Chunk,
+    Comment,
+    ConfigurationError,
+    Done,
+    Finish,
+    JSONValue,
+    ReasoningDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    ToolResult,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,

@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..model._errors import ConfigurationError
+from ..model import ConfigurationError
 from ._base import HTTPRequest, Message, ToolSpec
 from ._hosted import json_request, split_headers
 from .anthropic import AnthropicDecoder, AnthropicProvider

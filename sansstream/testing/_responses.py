@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..model._chunks import Chunk
+from ..model import Chunk
 from ..server import WireFormat, ndjson_stream, sse_stream, stream_response
 from ._server import FixtureResponse
 

@@ -41,7 +41,7 @@ import urllib3.connectionpool
 import urllib3.exceptions
 import urllib3.response
 
-from ..model._errors import (
+from ..model import (
     ConfigurationError,
     ConnectTimeout,
     FirstByteTimeout,
@@ -50,7 +50,7 @@ from ..model._errors import (
     StreamCancelled,
     TransportError,
 )
-from ..providers._base import HTTPRequest
+from ..providers import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import (
     DECOMPRESSION_RATIO_GRACE,
