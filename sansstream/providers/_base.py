@@ -45,6 +45,7 @@ ToolSpec = Mapping[str, Any]
 """A tool: ``{"name", "description", "parameters": <JSON schema>}`` (the OpenAI form
 ``{"type": "function", "function": {...}}`` is accepted too)."""
 
+
 class Decoder(ABC):
     """Wire events in, chunks out. One instance per stream; pure and synchronous."""
 
