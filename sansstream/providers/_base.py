@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from ..model import SECRET_HEADERS, Chunk, Comment, HTTPRequest, WireEvent
+from ..model import SECRET_HEADERS, Chunk, Comment, ConfigurationError, HTTPRequest, WireEvent
+from ._encoder import ChunkEncoder
 
 __all__ = [
     "Framing",
@@ -131,6 +132,21 @@ class Provider(ABC):
     @abstractmethod
     def decoder(self) -> Decoder:
         """A fresh decoder for one stream."""
+
+    encoder_class: ClassVar[type[ChunkEncoder] | None] = None
+    """This provider's wire encoder (chunks → its wire events), for the server helpers and the
+    demo; ``None`` when it cannot be served. Subclasses inherit it (OpenAI-compatible presets
+    serve OpenAI's format)."""
+
+    def encoder(self, **options: Any) -> ChunkEncoder:
+        """A fresh wire encoder for one response (``model=``, ``id=``, ``now=`` and the
+        encoder's own options). Raises ``ConfigurationError`` if this provider has none."""
+        if self.encoder_class is None:
+            raise ConfigurationError(
+                f"provider {self.name!r} has no wire encoder, so it cannot be served; give its "
+                "Provider class an encoder_class (a sansstream.providers.ChunkEncoder subclass)"
+            )
+        return self.encoder_class(**options)
 
     def parser_options(self) -> dict[str, Any]:
         """Extra options for the framing parser (e.g. SSE comments, extra fields)."""

@@ -34,7 +34,7 @@ from ._base import Provider
 if TYPE_CHECKING:
     import importlib.metadata
 
-__all__ = ["get", "register", "unregister", "names", "ENTRY_POINT_GROUP"]
+__all__ = ["get", "register", "unregister", "names", "servable", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "sansstream.providers"
 
@@ -108,6 +108,20 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
 def names() -> list[str]:
     """Every provider name that ``get`` accepts, sorted."""
     return sorted({*_BUILTINS, *_registered, *_entry_points()})
+
+
+def servable() -> list[str]:
+    """The providers that have a wire encoder (``Provider.encoder_class``), so that the server
+    helpers and ``sansstream demo`` can speak their format, sorted. Providers that fail to load
+    are left out (``get()`` reports why)."""
+    found = []
+    for name in names():
+        try:
+            if get(name).encoder_class is not None:
+                found.append(name)
+        except ConfigurationError:
+            continue
+    return found
 
 
 def _builtin_class(name: str, module_path: str, attr: str) -> Any:
