@@ -85,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         "reply from it through the real transport, printing tokens as they arrive.",
     )
     demo.add_argument(
-        "--provider", "-p", choices=WIRE_FORMATS, default="openai", help="wire format (default openai)"
+        "--provider",
+        "-p",
+        default="openai",
+        metavar="NAME",
+        help=f"the provider whose wire format the server speaks: {', '.join(WIRE_FORMATS)}, or any "
+        "registered provider with a wire encoder (default openai)",
     )
     demo.add_argument(
         "--speed", type=_positive_float, default=1.0, help="pace multiplier (2 = twice as fast)"
@@ -251,53 +256,54 @@ DEMO_TEXT = (
     "chunk model, so a single loop prints tokens from OpenAI, Anthropic, Ollama and the rest."
 )
 
-_DEMO_PATHS = {"openai": "/v1", "anthropic": "", "ollama": "", "slop": "/chat"}
-
 _TTFT_TOKENS = 6
 """The first content arrives after this many token delays, as a server's prompt processing."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """Serve a canned reply in the provider's real wire format (its own ``ChunkEncoder``, found in
+    the registry) from a loopback server, and read it back through the real transport."""
     if getattr(args, "cut", False):  # stream recovery shown live (cli/_recovery.py)
         return _recovery_cli.run_demo_cut(args, prompt=DEMO_PROMPT, reasoning=DEMO_REASONING, text=DEMO_TEXT)
     from ..api import NO_RETRY, stream_chat
-    from ..server import ndjson_stream, sse_stream, stream_response
-    from ..testing import CONTENT_TYPES
+    from ..providers import encode_chunks, get, servable
+    from ..server import chunk_encoder, stream_response
     from ._httpserver import Reply, RequestInfo, StreamServer
     from ._output import LivePrinter, metrics_line, use_color
 
-    fmt: Any = args.provider
-    delay = 0.0 if args.speed == 0 else args.delay_ms / 1000.0 / args.speed
-    chunks = list(
-        stream_response(
-            DEMO_TEXT,
-            reasoning=DEMO_REASONING,
-            model="sansstream-demo",
-            input_tokens=len(DEMO_PROMPT.split()),
+    name: str = args.provider
+    provider = get(name)
+    if provider.encoder_class is None:
+        raise ConfigurationError(
+            f"provider {name!r} has no wire encoder, so the demo cannot serve it; pass -p with one "
+            f"of {', '.join(servable())}"
         )
+    delay = 0.0 if args.speed == 0 else args.delay_ms / 1000.0 / args.speed
+    chunks = stream_response(
+        DEMO_TEXT, reasoning=DEMO_REASONING, model="sansstream-demo", input_tokens=len(DEMO_PROMPT.split())
     )
-    writer = ndjson_stream if fmt == "ollama" else sse_stream
-    body = list(writer(chunks, format=fmt, model="sansstream-demo"))
+    encoder = chunk_encoder(name, model="sansstream-demo")
+    body = list(encode_chunks(encoder, chunks))
 
     def responder(request: RequestInfo) -> Reply:
         slices = [
             (0.0 if i == 0 else (delay * _TTFT_TOKENS if i == 1 else delay), b) for i, b in enumerate(body)
         ]
-        return Reply(200, [("Content-Type", CONTENT_TYPES[fmt])], slices)
+        return Reply(200, [("Content-Type", encoder.content_type)], slices)
 
     out, err = sys.stdout, sys.stderr
     printer = LivePrinter(out, json_lines=args.json, show_reasoning=not args.hide_reasoning)
     with StreamServer(responder) as server:
         note = LivePrinter(err, color=use_color(err))
         note.note(
-            f"demo: a local {fmt} server at {server.url} (loopback only, no key); prompt: {DEMO_PROMPT}"
+            f"demo: a local {name} server at {server.url} (loopback only, no key); prompt: {DEMO_PROMPT}"
         )
         stream = stream_chat(
-            fmt,
+            provider,
             model="sansstream-demo",
             messages=[{"role": "user", "content": DEMO_PROMPT}],
             api_key="demo-key-not-a-secret",
-            base_url=server.url + _DEMO_PATHS[fmt],
+            **provider.local_options(server.url),
             transport=args.transport,
             timeout=10.0,
             retry=NO_RETRY,

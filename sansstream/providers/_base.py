@@ -14,6 +14,7 @@ import datetime
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from ..model import SECRET_HEADERS, Chunk, Comment, ConfigurationError, HTTPRequest, WireEvent
 from ._encoder import ChunkEncoder
@@ -147,6 +148,13 @@ class Provider(ABC):
                 "Provider class an encoder_class (a sansstream.providers.ChunkEncoder subclass)"
             )
         return self.encoder_class(**options)
+
+    def local_options(self, server_url: str) -> dict[str, Any]:
+        """Options that point this provider at a local server speaking its wire format at
+        ``server_url`` (``http://127.0.0.1:PORT``), for ``sansstream demo`` and tests: by default
+        ``base_url`` is the server plus the path of ``default_base_url`` (``/v1`` for OpenAI).
+        Providers whose requests need more (a region, a deployment) override this."""
+        return {"base_url": server_url + urlsplit(self.default_base_url).path.rstrip("/")}
 
     def parser_options(self) -> dict[str, Any]:
         """Extra options for the framing parser (e.g. SSE comments, extra fields)."""
