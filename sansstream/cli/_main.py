@@ -60,6 +60,20 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _servable_provider(text: str) -> str:
+    """A ``demo -p`` value: a provider with a wire encoder (else a usage error listing them)."""
+    from ..providers import get, servable
+
+    try:
+        if get(text).encoder_class is not None:
+            return text
+    except SansStreamError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"no provider {text!r} with a wire encoder; choose from {', '.join(servable())}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..server import WIRE_FORMATS
 
@@ -87,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--provider",
         "-p",
+        type=_servable_provider,
         default="openai",
         metavar="NAME",
         help=f"the provider whose wire format the server speaks: {', '.join(WIRE_FORMATS)}, or any "
@@ -266,18 +281,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if getattr(args, "cut", False):  # stream recovery shown live (cli/_recovery.py)
         return _recovery_cli.run_demo_cut(args, prompt=DEMO_PROMPT, reasoning=DEMO_REASONING, text=DEMO_TEXT)
     from ..api import NO_RETRY, stream_chat
-    from ..providers import encode_chunks, get, servable
+    from ..providers import encode_chunks, get
     from ..server import chunk_encoder, stream_response
     from ._httpserver import Reply, RequestInfo, StreamServer
     from ._output import LivePrinter, metrics_line, use_color
 
-    name: str = args.provider
+    name: str = args.provider  # checked by _servable_provider: it has a wire encoder
     provider = get(name)
-    if provider.encoder_class is None:
-        raise ConfigurationError(
-            f"provider {name!r} has no wire encoder, so the demo cannot serve it; pass -p with one "
-            f"of {', '.join(servable())}"
-        )
     delay = 0.0 if args.speed == 0 else args.delay_ms / 1000.0 / args.speed
     chunks = stream_response(
         DEMO_TEXT, reasoning=DEMO_REASONING, model="sansstream-demo", input_tokens=len(DEMO_PROMPT.split())
