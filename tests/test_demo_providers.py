@@ -1,6 +1,8 @@
-"""``sansstream demo -p NAME`` for every provider that has a wire encoder, on both transports,
-run as users run it (a subprocess): the embedded server speaks the provider's real wire format
-(its own encoder), the real transport reads it, and the reply printed is the canned one."""
+"""``sansstream demo -p NAME`` for every registered provider, on both transports, run as users
+run it (a subprocess): the embedded server speaks the provider's real wire format (its own
+encoder), the real transport reads it, and the reply printed is the canned one. A provider
+without a wire encoder, or whose ``local_options`` cannot point it at a local server, fails
+here."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 
 import pytest
 
-from sansstream.providers import servable
+from sansstream.providers import names
 
 CLI = [sys.executable, "-m", "sansstream"]
 REPLY_START = "sansstream reads streamed responses (Server-Sent Events, NDJSON, JSON arrays and AWS"
@@ -29,7 +31,7 @@ def clean_env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("transport", ["requests", "h11"])
-@pytest.mark.parametrize("provider", servable())
+@pytest.mark.parametrize("provider", names())
 def test_demo_serves_every_provider_through_the_real_transport(provider: str, transport: str) -> None:
     argv = [*CLI, "demo", "-p", provider, "--transport", transport, "--speed", "0", "--json"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_env(), check=False)
