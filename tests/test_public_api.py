@@ -253,6 +253,14 @@ def test_errors_present_themselves_under_the_top_level() -> None:
             assert value.__module__ == "sansstream", name
 
 
+def test_an_uncaught_error_names_its_public_class_in_the_traceback() -> None:
+    code = "import sansstream\nsansstream.providers.get('no-such-provider')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("sansstream.UnknownProviderError: ")
+    assert "sansstream.model._errors" not in done.stderr
+
+
 def test_layer_classes_present_themselves_under_their_layer() -> None:
     from sansstream.testing import FixtureServer
     from sansstream.transports import H11Transport, RequestsTransport
