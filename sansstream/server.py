@@ -194,15 +194,6 @@ def _wrong_writer(format: str, framing: str) -> str:
     )
 
 
-def _wrong_writer(format: str, framing: str) -> str:
-    if framing == "ndjson":
-        return f"the {format!r} wire format is NDJSON: use ndjson_stream()"
-    return (
-        f"the {format!r} wire format is framed as {framing}, which these helpers do not write: "
-        "use sansstream.providers.encode_chunks(chunk_encoder(...), chunks)"
-    )
-
-
 # --- pacing ---------------------------------------------------------------------------------
 
 T = TypeVar("T")
