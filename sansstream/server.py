@@ -116,8 +116,10 @@ WIRE_FORMATS: tuple[WireFormat, ...] = (
     "cohere",
     "openai-responses",
     "bedrock",
+    "bedrock-invoke",
 )
-"""The built-in wire formats (providers registered at runtime with an encoder are served too)."""
+"""The built-in wire formats, each a provider's own encoder (hosted variants and presets serve the
+format they inherit: ``azure`` speaks ``openai``; runtime-registered providers are served too)."""
 
 _CHUNK_TYPES = (
     ResponseStart,

@@ -207,7 +207,7 @@ def test_the_server_helpers_refuse_a_framing_they_do_not_write() -> None:
         list(sse_stream([TextDelta("x")], format="bedrock"))
     with pytest.raises(LocalProtocolError, match="no keepalive"):
         chunk_encoder("bedrock").keepalive()
-    with pytest.raises(LocalProtocolError, match="unknown wire format 'nope'; use one of anthropic, bedrock"):
+    with pytest.raises(LocalProtocolError, match="unknown wire format 'nope'; use one of anthropic, azure"):
         chunk_encoder("nope")
 
 

@@ -70,7 +70,7 @@ from ._common import (
 from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 from ._sigv4 import Credentials, sign_headers
 
-__all__ = ["BedrockProvider", "BedrockDecoder", "BedrockEncoder"]
+__all__ = ["BedrockProvider", "BedrockDecoder", "BedrockEncoder", "exception_frame"]
 
 STOP_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
@@ -364,6 +364,15 @@ _WIRE_STOP: Mapping[str, str] = {
 }
 
 
+def exception_frame(chunk: StreamError) -> EventStreamMessage:
+    """An in-band error as Bedrock sends it: an ``exception`` frame whose ``:exception-type`` is
+    the error's type when it is one of Bedrock's (else ``internalServerException``)."""
+    err = chunk.error
+    kind = err.type if err.type is not None and err.type in _EXCEPTION_STATUS else "internalServerException"
+    headers = {":message-type": "exception", ":exception-type": kind, ":content-type": "application/json"}
+    return EventStreamMessage(headers, dumps_wire({"message": err.message}).encode("utf-8"))
+
+
 class BedrockEncoder(ChunkEncoder):
     """ConverseStream as AWS event-stream frames (``:message-type: event``, ``:event-type``,
     ``:content-type: application/json``): ``messageStart``; text and reasoning (text, signature,
@@ -464,18 +473,7 @@ class BedrockEncoder(ChunkEncoder):
         elif isinstance(chunk, Usage):
             self._usage = chunk if self._usage is None else self._usage.merged(chunk)
         elif isinstance(chunk, StreamError):
-            err = chunk.error
-            kind = (
-                err.type
-                if err.type is not None and err.type in _EXCEPTION_STATUS
-                else "internalServerException"
-            )
-            headers = {
-                ":message-type": "exception",
-                ":exception-type": kind,
-                ":content-type": "application/json",
-            }
-            out.append(EventStreamMessage(headers, dumps_wire({"message": err.message}).encode("utf-8")))
+            out.append(exception_frame(chunk))
         elif isinstance(chunk, Done):
             out += self._close_block()
             for index in list(self._tools):  # calls a source never ended

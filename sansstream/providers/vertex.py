@@ -85,6 +85,11 @@ class _VertexMixin:
     default_location: ClassVar[str | None] = "global"
     publisher: ClassVar[str]
 
+    def local_options(self, server_url: str) -> dict[str, Any]:
+        """A local server stands in for the regional endpoint; a project and location are still
+        part of every Vertex URL."""
+        return {"base_url": server_url, "project": "sansstream-local", "location": "us-central1"}
+
     def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
         """``api_key`` (the access token), ``project``, ``location`` and ``base_url`` from the
         environment (see the module docstring)."""
