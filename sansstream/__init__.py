@@ -165,8 +165,9 @@ if TYPE_CHECKING:
 _LAYERS = ("model", "core", "providers", "transports", "api", "testing")
 _SUBPACKAGES = frozenset({*_LAYERS, "cli", "server", "websocket"})
 
-# Names that were exported here before 0.2 and now live only in their layer package. They still
-# resolve, with a DeprecationWarning naming the new import, until the next release removes them.
+# Names that 0.1 exported here and that now live only in their layer package. They still resolve,
+# with a DeprecationWarning naming the new import, until the next release removes them
+# (CHANGELOG.md lists them with their new homes).
 _MOVED = frozenset(
     {
         # model
