@@ -338,6 +338,7 @@ class OpenAIResponsesEncoder(ChunkEncoder):
         self._reasoning_block: int | None = None
         self._calls: dict[int, tuple[str, int, str | None, str, list[str]]] = {}
         self._items: list[dict[str, Any]] = []  # finished output items, for the terminal event
+        self._contents: list[dict[str, Any]] = []  # the open item's content or summary parts
         self._finish: Finish | None = None
         self._usage: Usage | None = None
 
@@ -418,7 +419,7 @@ class OpenAIResponsesEncoder(ChunkEncoder):
         index = self._next_index()
         item_id = f"{'msg' if kind == 'message' else 'rs'}_{index}"
         self._open = (kind, item_id, index)
-        self._contents: list[dict[str, Any]] = []
+        self._contents = []
         item: dict[str, Any] = {"id": item_id, "type": kind}
         if kind == "message":
             item.update(status="in_progress", role="assistant", content=[])
