@@ -249,7 +249,8 @@ def test_every_layer_has_modules() -> None:
 def test_layer_imports(layer: str, path: Path) -> None:
     source = path.read_text("utf-8")
     problems = violations(source, module_name(path), path.name == "__init__.py", layer)
-    assert not problems, f"{module_name(path)}:\n" + "\n".join(problems)
+    hint = "\n(python tools/fix_layer_imports.py rewrites imports of private modules to the layer package)"
+    assert not problems, f"{module_name(path)}:\n" + "\n".join(problems) + hint
 
 
 @pytest.mark.parametrize(
