@@ -11,6 +11,10 @@ Classes with annotated class attributes (the event, chunk and result dataclasses
 defining module: ``typing.get_type_hints`` and libraries built on it (pydantic, cattrs) resolve
 those annotations in ``sys.modules[cls.__module__]``, which must be the module that defines the
 names the annotations use.
+
+The price, as in other libraries that do this (trio): ``inspect.getsource()`` of a presented class
+looks for it in the public package's file and fails; functions keep their source (it is found
+through their code object), and ``cls.__init__.__code__.co_filename`` names the defining file.
 """
 
 from __future__ import annotations
