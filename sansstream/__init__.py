@@ -29,6 +29,8 @@ __all__ = [
     "ChatStream",
     "Timeouts",
     "RetryPolicy",
+    "RecoveryPolicy",  # recover=: continue a broken stream
+    "recover",  # resume a broken stream later, by its recovery id
     "Metrics",
     "decode_stream",  # framing + provider decoder, no network (fixtures, tests)
     "providers",  # get / register / names
@@ -46,6 +48,7 @@ __all__ = [
     "Finish",
     "Done",
     "StreamError",
+    "Recovered",
     "Accumulator",
     "ChatResult",
     "ToolCall",
@@ -93,14 +96,18 @@ __all__ = [
     "TotalTimeout",
     "TransportError",
     "StreamCancelled",
+    "RecoveryNotFoundError",
 ]
 
 if TYPE_CHECKING:
     from . import providers as providers
     from .api import ChatStream as ChatStream
     from .api import Metrics as Metrics
+    from .api import RecoveryNotFoundError as RecoveryNotFoundError
+    from .api import RecoveryPolicy as RecoveryPolicy
     from .api import RetryPolicy as RetryPolicy
     from .api import connect_sse as connect_sse
+    from .api import recover as recover
     from .api import stream_chat as stream_chat
     from .core import EventStreamParser as EventStreamParser
     from .core import JSONArrayParser as JSONArrayParser
@@ -138,6 +145,7 @@ if TYPE_CHECKING:
     from .model import ProviderError as ProviderError
     from .model import ReadTimeout as ReadTimeout
     from .model import ReasoningDelta as ReasoningDelta
+    from .model import Recovered as Recovered
     from .model import RefusalDelta as RefusalDelta
     from .model import RemoteProtocolError as RemoteProtocolError
     from .model import ResponseStart as ResponseStart

@@ -7,10 +7,12 @@ module the user can import. Each layer package calls ``present()`` on its own ``
 the top-level package exports presents itself as ``sansstream``, any other as its layer package
 (``sansstream.transports``…); both resolve the name, so pickling by reference keeps working.
 
-Classes with annotated class attributes (the event, chunk and result dataclasses) keep their
-defining module: ``typing.get_type_hints`` and libraries built on it (pydantic, cattrs) resolve
-those annotations in ``sys.modules[cls.__module__]``, which must be the module that defines the
-names the annotations use.
+Other classes with annotated class attributes (the event, chunk and result dataclasses) keep
+their defining module: ``typing.get_type_hints`` and libraries built on it (pydantic, cattrs)
+resolve those annotations in ``sys.modules[cls.__module__]``, which must be the module that
+defines the names the annotations use. Exceptions are presented whatever they annotate (a
+``partial`` result): a traceback is where users read the name, and nobody validates an
+exception with pydantic.
 
 The price, as in other libraries that do this (trio): ``inspect.getsource()`` of a presented class
 looks for it in the public package's file and fails; functions keep their source (it is found
@@ -41,7 +43,7 @@ def present(namespace: Mapping[str, Any], names: Iterable[str], package: str) ->
     for name in names:
         value = namespace.get(name)
         if isinstance(value, type):
-            if "__annotations__" in vars(value) and vars(value)["__annotations__"]:
+            if vars(value).get("__annotations__") and not issubclass(value, BaseException):
                 continue
         elif not callable(value) or not hasattr(value, "__code__"):
             continue  # constants, aliases, instances: nothing to present
