@@ -51,6 +51,21 @@ def _relative(package: str, target: str) -> str:
     return "." * (len(here) - common + 1) + ".".join(there[common:])
 
 
+LAYERS = ("model", "core", "providers", "transports", "api", "testing")
+
+
+def _lowest_home(target: str, names: list[str]) -> str | None:
+    """The lowest layer package exporting every one of ``names`` as the same objects ``target``
+    holds (``HTTPRequest`` imported from providers lives in model, which transports may import)."""
+    source = importlib.import_module(target)
+    for layer in LAYERS:
+        package = importlib.import_module(f"sansstream.{layer}")
+        exported = set(package.__all__)
+        if all(n in exported and getattr(package, n) is getattr(source, n, None) for n in names):
+            return package.__name__
+    return None
+
+
 def fix(path: Path, write: bool) -> list[str]:
     """Rewrite ``path``; return the imports left for a person."""
     module, package = _module_of(path)
@@ -68,6 +83,7 @@ def fix(path: Path, write: bool) -> list[str]:
             continue
         layer = ".".join(target.split(".")[:2])
         names = [alias.name for alias in node.names]
+        layer = _lowest_home(target, names) or layer
         public = set(importlib.import_module(layer).__all__)
         hidden = [n for n in names if n not in public]
         where = f"{path.relative_to(ROOT)}:{node.lineno}"

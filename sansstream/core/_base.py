@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
-from ..model import END, NEED_DATA, EndOfStream, LocalProtocolError, NeedData, RemoteProtocolError
+from ..model._errors import LocalProtocolError, RemoteProtocolError
+from ..model._events import END, NEED_DATA, EndOfStream, NeedData
 
 __all__ = ["FramingParser", "drive"]
 

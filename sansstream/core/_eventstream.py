@@ -33,14 +33,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
-from ..model import (
-    EventStreamMessage,
+from ..model._errors import (
     EventTooLargeError,
-    HeaderValue,
     IncompleteStreamError,
     LocalProtocolError,
     RemoteProtocolError,
 )
+from ..model._events import EventStreamMessage, HeaderValue
 from ._base import QueuedParser, drive
 
 __all__ = [

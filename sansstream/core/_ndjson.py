@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Literal, NoReturn
 
-from ..model import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
+from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
 from ..model._events import (
     END,
     NEED_DATA,

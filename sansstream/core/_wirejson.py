@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from ..model import LocalProtocolError
+from ..model._errors import LocalProtocolError
 
 __all__ = ["dumps_wire"]
 

@@ -49,11 +49,11 @@ from ..model import (
     ConfigurationError,
     ConnectTimeout,
     FirstByteTimeout,
+    HTTPRequest,
     RemoteProtocolError,
     StreamCancelled,
     TransportError,
 )
-from ..providers import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import ContentDecoder, Headers, content_decoder, encode_header_value, read_timeout_error
 from ._secrets import redact_url, scrub, secret_values

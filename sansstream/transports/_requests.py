@@ -45,12 +45,12 @@ from ..model import (
     ConfigurationError,
     ConnectTimeout,
     FirstByteTimeout,
+    HTTPRequest,
     RemoteProtocolError,
     SansStreamError,
     StreamCancelled,
     TransportError,
 )
-from ..providers import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import (
     DECOMPRESSION_RATIO_GRACE,
