@@ -3,18 +3,18 @@
 A web app that relays or fakes an LLM stream hands its chunks (our chunk model) to
 ``sse_stream`` or ``ndjson_stream`` and returns the resulting byte iterator as the response body
 (a WSGI app returns it as is; an asyncio/ASGI app uses ``sse_stream_async`` /
-``ndjson_stream_async``). The bytes speak one of several wire formats, chosen with ``format=``:
+``ndjson_stream_async``). The bytes speak the wire format of any provider that has a wire
+encoder, chosen by its name with ``format=``: ``"slop"`` (our plain chunk protocol, SSE or
+NDJSON), ``"openai"``, ``"anthropic"``, ``"gemini"``, ``"mistral"``, ``"cohere"``,
+``"openai-responses"`` (SSE), ``"ollama"`` (NDJSON), and providers registered at runtime. Bedrock's
+AWS event-stream is binary and has no keepalive: write it with
+``sansstream.providers.encode_chunks(chunk_encoder("bedrock"), chunks)``.
 
-- ``"slop"``: our plain chunk protocol, one JSON object per event (see ``sansstream.providers.slop``);
-- ``"openai"``: OpenAI Chat Completions (``chat.completion.chunk`` objects, then ``data: [DONE]``),
-  which our ``openai`` decoder and real OpenAI clients read;
-- ``"anthropic"``: the Anthropic Messages event sequence (``message_start`` … ``message_stop``);
-- ``"ollama"``: Ollama's ``/api/chat`` NDJSON lines ending with ``"done": true``.
-
-Strategy: a ``ChunkEncoder`` per format is a small state machine (chunks in, wire events or JSON
-values out, plus ``close()`` for the terminal marker), so the same code serves SSE and NDJSON and is
-testable without any I/O. Framing goes through the core encoders (``SSEEncoder``,
-``encode_ndjson``), so everything written here reads back exactly with our parsers. Any chunk
+Strategy: each provider module owns its ``ChunkEncoder`` (chunks in, wire events out, plus
+``close()`` for the terminal marker; see ``sansstream.providers``) and ``chunk_encoder`` looks it
+up in the registry; this module adds pacing, keepalives and framing. Framing goes through the
+core encoders (``SSEEncoder``, ``encode_ndjson``), so everything written here reads back exactly
+with our parsers. Any chunk
 stream can be re-served in any format, so a relay can, say, serve an Anthropic reply to OpenAI
 clients: ``sse_stream(stream_chat("anthropic", ...), format="openai")``.
 
@@ -44,7 +44,6 @@ Example (WSGI)::
 from __future__ import annotations
 
 import asyncio
-import datetime
 import queue
 import re
 import threading
@@ -63,24 +62,31 @@ from collections.abc import (
 )
 from typing import Any, Literal, TypeVar
 
-from .core._wirejson import dumps_wire
-from .model._chunks import (
+from .model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
+    LocalProtocolError,
+    ProviderError,
     ReasoningDelta,
     RefusalDelta,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
     StreamError,
     TextDelta,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     ToolResult,
+    UnknownProviderError,
     Usage,
 )
-from .model._errors import LocalProtocolError, ProviderError
-from .model._events import Comment, JSONValue, ServerSentEvent, SSEField
+from .providers import ChunkEncoder, WireOut, servable
+from .providers import get as get_provider
+from .providers.slop import chunk_to_slop
 
 __all__ = [
     "WireFormat",
@@ -98,8 +104,22 @@ __all__ = [
     "UnresumableIDWarning",
 ]
 
-WireFormat = Literal["slop", "openai", "anthropic", "ollama"]
-WIRE_FORMATS: tuple[WireFormat, ...] = ("slop", "openai", "anthropic", "ollama")
+WireFormat = str
+"""A wire format: the name of a provider with a wire encoder (``sansstream.providers.servable()``)."""
+WIRE_FORMATS: tuple[WireFormat, ...] = (
+    "slop",
+    "openai",
+    "anthropic",
+    "ollama",
+    "gemini",
+    "mistral",
+    "cohere",
+    "openai-responses",
+    "bedrock",
+    "bedrock-invoke",
+)
+"""The built-in wire formats, each a provider's own encoder (hosted variants and presets serve the
+format they inherit: ``azure`` speaks ``openai``; runtime-registered providers are served too)."""
 
 _CHUNK_TYPES = (
     ResponseStart,
@@ -116,8 +136,8 @@ _CHUNK_TYPES = (
     StreamError,
 )
 
-Out = ServerSentEvent | Comment | SSEField | JSONValue
-"""What an encoder produces: SSE events/comments (SSE formats) or JSON values (NDJSON formats)."""
+Out = WireOut
+"""What an encoder produces (``sansstream.providers.WireOut``)."""
 
 
 class _Keepalive:
@@ -131,438 +151,6 @@ KEEPALIVE = _Keepalive()
 """Yield this from the items given to ``sse_stream`` / ``ndjson_stream`` to force a keepalive."""
 
 
-def _error_fields(chunk: StreamError) -> dict[str, Any]:
-    err = chunk.error
-    return {"message": err.message, "type": err.type, "code": err.code}
-
-
-def chunk_to_slop(chunk: Chunk) -> dict[str, Any] | None:
-    """The SLOP JSON object for one chunk (the top-level form described in
-    ``sansstream.providers.slop``), or ``None`` for chunk kinds SLOP has no event for: tool-call
-    fragments (SLOP sends a tool call whole, at its end) and empty reasoning (signatures).
-
-    Start, usage and finish go out as SLOP's optional ``start`` / ``usage`` / ``finish`` events,
-    so a SLOP reader assembles the same result as a reader of the provider's own format.
-    """
-    if isinstance(chunk, TextDelta):
-        return {"type": "content", "content": chunk.text}
-    if isinstance(chunk, RefusalDelta):
-        return {"type": "content", "content": chunk.text}
-    if isinstance(chunk, ReasoningDelta):
-        return {"type": "thinking", "content": chunk.text} if chunk.text else None
-    if isinstance(chunk, ToolCallEnd):
-        return {"type": "tool_start", "id": chunk.id, "name": chunk.name, "arguments": chunk.arguments}
-    if isinstance(chunk, ToolResult):
-        if chunk.tool_call_id is None:  # the nested form: no top-level id to select the flat one
-            return {"type": "tool_result", "content": {"content": chunk.content}}
-        return {"type": "tool_result", "id": chunk.tool_call_id, "content": chunk.content}
-    if isinstance(chunk, StreamError):
-        err = chunk.error
-        out: dict[str, Any] = {"type": "error", "message": err.message}
-        if err.type is not None:
-            out["error_type"] = err.type
-        if err.code is not None:
-            out["code"] = err.code
-        out["retryable"] = err.retryable
-        return out
-    if isinstance(chunk, Done):
-        return {"type": "done"}
-    if isinstance(chunk, ResponseStart):
-        return {"type": "start", "id": chunk.id, "model": chunk.model}
-    if isinstance(chunk, Usage):
-        fields = ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_tokens")
-        counts = {name: getattr(chunk, name) for name in fields if getattr(chunk, name) is not None}
-        return {"type": "usage", "content": counts}
-    if isinstance(chunk, Finish):
-        return {"type": "finish", "content": chunk.raw_reason or chunk.reason}
-    return None
-
-
-class ChunkEncoder:
-    """Chunks in, wire events out, for one response in one wire format.
-
-    ``encode(chunk)`` returns the events to write for that chunk (possibly none: a format may
-    have no place for it, or hold it until later); ``close()`` returns what must still be
-    written at the end: open blocks and, when ``done`` is true and no terminal marker or error
-    was written yet, the format's terminal marker. ``keepalive()`` is the format's idle marker.
-
-    Relaying rules: an error chunk ends the response in every format written here, so chunks
-    that a source still sends after its error (a finish, OpenRouter's ``[DONE]``…) are dropped;
-    a chunk after ``Done`` is a caller mistake (``LocalProtocolError``). Formats without
-    choices (everything but ``openai``) carry choice 0 only; other choices are dropped.
-    """
-
-    framing: Literal["sse", "ndjson"] = "sse"
-    format: WireFormat = "slop"
-    multi_choice = False
-
-    def __init__(self, *, model: str | None = None, id: str | None = None) -> None:
-        self.model = model
-        self.id = id
-        self.terminated = False  # a terminal marker or an error went out
-        self.errored = False  # ...and it was an error: later chunks are dropped
-        self._index = 0
-
-    def encode(self, chunk: Chunk) -> list[Out]:
-        if self.errored:
-            return []
-        if self.terminated:
-            raise LocalProtocolError(
-                f"a {chunk.type!r} chunk came after the end of the stream (a done chunk); "
-                "stop writing chunks once the stream is terminated"
-            )
-        if not self.multi_choice and getattr(chunk, "choice", 0) != 0:
-            return []
-        out = self._encode(chunk)
-        if isinstance(chunk, (Done, StreamError)):
-            self.terminated = True
-            self.errored = isinstance(chunk, StreamError)
-        return out
-
-    def close(self, *, done: bool = True) -> list[Out]:
-        if self.terminated or not done:
-            return []
-        return self.encode(Done())
-
-    def keepalive(self) -> Out:
-        return JSONValue(None) if self.framing == "ndjson" else Comment("keepalive")
-
-    def _encode(self, chunk: Chunk) -> list[Out]:
-        raise NotImplementedError
-
-    def _json(self, value: Any) -> Out:
-        if self.framing == "ndjson":
-            return JSONValue(value)
-        return ServerSentEvent(_dumps(value))
-
-
-def _dumps(value: Any) -> str:
-    # The one wire rule for JSON (lone surrogates escaped, NaN/Infinity refused): core/_wirejson.py.
-    return dumps_wire(value)
-
-
-class _SlopEncoder(ChunkEncoder):
-    format: WireFormat = "slop"
-
-    def __init__(self, *, framing: Literal["sse", "ndjson"] = "sse", **kw: Any) -> None:
-        super().__init__(**kw)
-        self.framing = framing
-
-    def _encode(self, chunk: Chunk) -> list[Out]:
-        payload = chunk_to_slop(chunk)
-        return [] if payload is None else [self._json(payload)]
-
-
-_OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
-
-
-class _OpenAIEncoder(ChunkEncoder):
-    """OpenAI Chat Completions chunks: role chunk, deltas, finish chunk, usage chunk with empty
-    ``choices``, ``data: [DONE]``. Reasoning goes out as ``delta.reasoning_content`` (the field
-    DeepSeek, vLLM and others use); tool calls as ``delta.tool_calls`` fragments."""
-
-    format: WireFormat = "openai"
-    multi_choice = True
-
-    def __init__(self, *, created: int | None = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.created = int(time.time()) if created is None else created
-        self._roles: set[int] = set()
-        self._tool_args: dict[tuple[int, int], bool] = {}  # (choice, index) -> arguments sent
-
-    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ServerSentEvent:
-        body: dict[str, Any] = {
-            "id": self.id or "chatcmpl-sansstream",
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model or "sansstream",
-            "choices": choices,
-            **extra,
-        }
-        return ServerSentEvent(_dumps(body))
-
-    def _delta(self, choice: int, delta: dict[str, Any], finish: str | None = None) -> list[Out]:
-        out: list[Out] = []
-        if choice not in self._roles:
-            self._roles.add(choice)
-            if "role" not in delta:
-                delta = {"role": "assistant", **delta}
-        entry = {"index": choice, "delta": delta, "logprobs": None, "finish_reason": finish}
-        out.append(self._chunk([entry]))
-        return out
-
-    def _encode(self, chunk: Chunk) -> list[Out]:
-        if isinstance(chunk, ResponseStart):
-            self.id = chunk.id or self.id
-            self.model = chunk.model or self.model
-            if 0 in self._roles:
-                return []
-            self._roles.add(0)
-            return [
-                self._chunk(
-                    [
-                        {
-                            "index": 0,
-                            "delta": {"role": "assistant", "content": ""},
-                            "logprobs": None,
-                            "finish_reason": None,
-                        }
-                    ]
-                )
-            ]
-        if isinstance(chunk, TextDelta):
-            return self._delta(chunk.choice, {"content": chunk.text})
-        if isinstance(chunk, ReasoningDelta):
-            if not chunk.text:
-                return []
-            return self._delta(chunk.choice, {"reasoning_content": chunk.text})
-        if isinstance(chunk, RefusalDelta):
-            return self._delta(chunk.choice, {"refusal": chunk.text})
-        if isinstance(chunk, ToolCallStart):
-            self._tool_args[(chunk.choice, chunk.index)] = False
-            call = {
-                "index": chunk.index,
-                "id": chunk.id,
-                "type": "function",
-                "function": {"name": chunk.name, "arguments": ""},
-            }
-            return self._delta(chunk.choice, {"tool_calls": [call]})
-        if isinstance(chunk, ToolCallDelta):
-            self._tool_args[(chunk.choice, chunk.index)] = True
-            call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
-            return self._delta(chunk.choice, {"tool_calls": [call]})
-        if isinstance(chunk, ToolCallEnd):
-            key = (chunk.choice, chunk.index)
-            if key not in self._tool_args:  # never started: send the call whole
-                self._tool_args[key] = True
-                call = {
-                    "index": chunk.index,
-                    "id": chunk.id,
-                    "type": "function",
-                    "function": {"name": chunk.name, "arguments": chunk.arguments},
-                }
-                return self._delta(chunk.choice, {"tool_calls": [call]})
-            if not self._tool_args[key] and chunk.arguments:
-                self._tool_args[key] = True
-                call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
-                return self._delta(chunk.choice, {"tool_calls": [call]})
-            return []
-        if isinstance(chunk, Finish):
-            raw = chunk.raw_reason if chunk.raw_reason in _OPENAI_FINISH else None
-            reason = raw or (chunk.reason if chunk.reason in _OPENAI_FINISH else "stop")
-            return self._delta(chunk.choice, {}, finish=reason)
-        if isinstance(chunk, Usage):
-            usage: dict[str, Any] = {
-                "prompt_tokens": chunk.input_tokens or 0,
-                "completion_tokens": chunk.output_tokens or 0,
-                "total_tokens": chunk.total_tokens
-                if chunk.total_tokens is not None
-                else (chunk.input_tokens or 0) + (chunk.output_tokens or 0),
-            }
-            if chunk.cached_tokens is not None:
-                usage["prompt_tokens_details"] = {"cached_tokens": chunk.cached_tokens}
-            if chunk.reasoning_tokens is not None:
-                usage["completion_tokens_details"] = {"reasoning_tokens": chunk.reasoning_tokens}
-            return [self._chunk([], usage=usage)]
-        if isinstance(chunk, StreamError):
-            return [ServerSentEvent(_dumps({"error": _error_fields(chunk)}))]
-        if isinstance(chunk, Done):
-            return [ServerSentEvent("[DONE]")]
-        return []  # ToolResult: Chat Completions has no server-side tool results
-
-
-_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "refusal": "refusal"}
-_ANTHROPIC_RAW_STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
-
-
-class _AnthropicEncoder(ChunkEncoder):
-    """The Anthropic Messages event sequence. Content blocks open and close as the chunk kind
-    changes; ``message_delta`` (stop reason and usage) is held until the end because OpenAI-style
-    sources send usage after the finish.
-
-    Anthropic blocks are strictly sequential, while sources may interleave the argument
-    fragments of parallel tool calls (OpenAI, Gemini) and end them all at the finish. So a
-    ``tool_use`` block is written whole when its call ends (start, the arguments as one
-    ``input_json_delta``, stop): always a correct block, at the cost of not streaming
-    arguments."""
-
-    format: WireFormat = "anthropic"
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._started = False
-        self._block: str | None = None  # kind of the open content block
-        self._block_key: Any = None  # reasoning block number of the open block
-        self._stop: str | None = None
-        self._usage: Usage | None = None
-
-    def keepalive(self) -> Out:
-        return ServerSentEvent('{"type": "ping"}', event="ping")
-
-    @staticmethod
-    def _event(payload: dict[str, Any]) -> ServerSentEvent:
-        return ServerSentEvent(_dumps(payload), event=payload["type"])
-
-    def _start(self) -> list[Out]:
-        if self._started:
-            return []
-        self._started = True
-        message: dict[str, Any] = {
-            "id": self.id or "msg_sansstream",
-            "type": "message",
-            "role": "assistant",
-            "model": self.model or "sansstream",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-        }
-        return [self._event({"type": "message_start", "message": message})]
-
-    def _close_block(self) -> list[Out]:
-        if self._block is None:
-            return []
-        self._block = None
-        out: list[Out] = [self._event({"type": "content_block_stop", "index": self._index})]
-        self._index += 1
-        return out
-
-    def _open(self, kind: str, key: Any, block: dict[str, Any]) -> list[Out]:
-        if self._block == kind and self._block_key == key:
-            return []
-        out = self._close_block()
-        self._block, self._block_key = kind, key
-        out.append(self._event({"type": "content_block_start", "index": self._index, "content_block": block}))
-        return out
-
-    def _delta(self, delta: dict[str, Any]) -> Out:
-        return self._event({"type": "content_block_delta", "index": self._index, "delta": delta})
-
-    def _encode(self, chunk: Chunk) -> list[Out]:
-        if isinstance(chunk, ResponseStart):
-            self.id = chunk.id or self.id
-            self.model = chunk.model or self.model
-            return self._start()
-        out = self._start()
-        if isinstance(chunk, (TextDelta, RefusalDelta)):
-            out += self._open("text", None, {"type": "text", "text": ""})
-            out.append(self._delta({"type": "text_delta", "text": chunk.text}))
-        elif isinstance(chunk, ReasoningDelta):
-            if chunk.redacted:
-                out += self._close_block()
-                out += self._open(
-                    "redacted", chunk.block, {"type": "redacted_thinking", "data": chunk.data or ""}
-                )
-                out += self._close_block()
-                return out
-            out += self._open("thinking", chunk.block, {"type": "thinking", "thinking": "", "signature": ""})
-            if chunk.text:
-                out.append(self._delta({"type": "thinking_delta", "thinking": chunk.text}))
-            if chunk.signature:
-                out.append(self._delta({"type": "signature_delta", "signature": chunk.signature}))
-        elif isinstance(chunk, ToolCallEnd):
-            out += self._close_block()
-            block: dict[str, Any] = {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}}
-            out.append(
-                self._event({"type": "content_block_start", "index": self._index, "content_block": block})
-            )
-            out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
-            out.append(self._event({"type": "content_block_stop", "index": self._index}))
-            self._index += 1
-        elif isinstance(chunk, Finish):
-            out += self._close_block()
-            if chunk.raw_reason in _ANTHROPIC_RAW_STOP:
-                self._stop = chunk.raw_reason
-            else:
-                self._stop = _ANTHROPIC_STOP.get(chunk.reason, "end_turn")
-        elif isinstance(chunk, Usage):
-            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
-        elif isinstance(chunk, StreamError):
-            out += self._close_block()
-            err = chunk.error
-            out.append(
-                self._event(
-                    {"type": "error", "error": {"type": err.type or "api_error", "message": err.message}}
-                )
-            )
-        elif isinstance(chunk, Done):
-            out += self._close_block()
-            usage: dict[str, Any] = {"output_tokens": 0}
-            if self._usage is not None:
-                usage = {"output_tokens": self._usage.output_tokens or 0}
-                if self._usage.input_tokens is not None:
-                    usage["input_tokens"] = self._usage.input_tokens
-            delta = {"stop_reason": self._stop or "end_turn", "stop_sequence": None}
-            out.append(self._event({"type": "message_delta", "delta": delta, "usage": usage}))
-            out.append(self._event({"type": "message_stop"}))
-        return out
-
-
-_OLLAMA_DONE = {"stop": "stop", "length": "length", "tool_calls": "stop"}
-
-
-class _OllamaEncoder(ChunkEncoder):
-    """Ollama ``/api/chat`` NDJSON: one line per delta (``message.content`` /
-    ``message.thinking`` / whole ``message.tool_calls``), then a ``"done": true`` line carrying
-    ``done_reason`` and the token counts. An error is a ``{"error": "..."}`` line."""
-
-    framing: Literal["sse", "ndjson"] = "ndjson"
-    format: WireFormat = "ollama"
-
-    def __init__(self, *, created_at: str | None = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._created_at = created_at
-        self._reason: str | None = None
-        self._usage: Usage | None = None
-
-    def _line(self, message: dict[str, Any], **extra: Any) -> Out:
-        created = self._created_at or datetime.datetime.now(datetime.timezone.utc).isoformat().replace(
-            "+00:00", "Z"
-        )
-        body = {
-            "model": self.model or "sansstream",
-            "created_at": created,
-            "message": {"role": "assistant", **message},
-            **extra,
-        }
-        return JSONValue(body)
-
-    def _encode(self, chunk: Chunk) -> list[Out]:
-        if isinstance(chunk, ResponseStart):
-            self.model = chunk.model or self.model
-            return []
-        if isinstance(chunk, (TextDelta, RefusalDelta)):
-            return [self._line({"content": chunk.text}, done=False)]
-        if isinstance(chunk, ReasoningDelta):
-            return [self._line({"content": "", "thinking": chunk.text}, done=False)] if chunk.text else []
-        if isinstance(chunk, ToolCallEnd):
-            call = {
-                "function": {"name": chunk.name, "arguments": chunk.input if chunk.input is not None else {}}
-            }
-            return [self._line({"content": "", "tool_calls": [call]}, done=False)]
-        if isinstance(chunk, Finish):
-            self._reason = (
-                chunk.raw_reason
-                if chunk.raw_reason in ("stop", "length")
-                else _OLLAMA_DONE.get(chunk.reason, "stop")
-            )
-            return []
-        if isinstance(chunk, Usage):
-            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
-            return []
-        if isinstance(chunk, StreamError):
-            return [JSONValue({"error": chunk.error.message})]
-        if isinstance(chunk, Done):
-            extra: dict[str, Any] = {"done_reason": self._reason or "stop", "done": True}
-            if self._usage is not None:
-                if self._usage.input_tokens is not None:
-                    extra["prompt_eval_count"] = self._usage.input_tokens
-                if self._usage.output_tokens is not None:
-                    extra["eval_count"] = self._usage.output_tokens
-            return [self._line({"content": ""}, **extra)]
-        return []
-
-
 def chunk_encoder(
     format: WireFormat = "slop",
     *,
@@ -571,21 +159,41 @@ def chunk_encoder(
     id: str | None = None,
     **options: Any,
 ) -> ChunkEncoder:
-    """A fresh ``ChunkEncoder`` for one response. ``framing`` only matters for ``"slop"`` (SSE
-    by default, or NDJSON); the other formats have the framing their provider uses."""
-    if format == "slop":
-        return _SlopEncoder(framing=framing or "sse", model=model, id=id)
-    if format == "openai":
-        encoder: ChunkEncoder = _OpenAIEncoder(model=model, id=id, **options)
-    elif format == "anthropic":
-        encoder = _AnthropicEncoder(model=model, id=id)
-    elif format == "ollama":
-        encoder = _OllamaEncoder(model=model, id=id, **options)
-    else:
-        raise LocalProtocolError(f"unknown wire format {format!r}; use one of {', '.join(WIRE_FORMATS)}")
+    """A fresh ``ChunkEncoder`` for one response in ``format``: the name of any registered
+    provider with a wire encoder (``sansstream.providers.servable()``), built-in or registered at
+    runtime. ``framing`` only matters for ``"slop"`` (SSE by default, or NDJSON); the other
+    formats have the framing their provider uses. ``options`` go to the encoder (``now``, the
+    time its timestamps show, defaults to the current time)."""
+    try:
+        provider = get_provider(format)
+    except UnknownProviderError:
+        raise LocalProtocolError(
+            f"unknown wire format {format!r}; use one of {', '.join(servable())}"
+        ) from None
+    if provider.encoder_class is None:
+        raise LocalProtocolError(
+            f"provider {format!r} has no wire encoder, so it cannot be served; use one of "
+            f"{', '.join(servable())}"
+        )
+    options.setdefault("now", time.time())
+    if framing is not None and provider.encoder_class.framing != framing:
+        options["framing"] = framing  # SLOP takes either; any other encoder refuses below
+    try:
+        encoder = provider.encoder(model=model, id=id, **options)
+    except TypeError as exc:
+        raise LocalProtocolError(f"the {format!r} wire encoder does not take these options: {exc}") from None
     if framing is not None and framing != encoder.framing:
         raise LocalProtocolError(f"the {format!r} wire format is framed as {encoder.framing}, not {framing}")
     return encoder
+
+
+def _wrong_writer(format: str, framing: str) -> str:
+    if framing == "ndjson":
+        return f"the {format!r} wire format is NDJSON: use ndjson_stream()"
+    return (
+        f"the {format!r} wire format is framed as {framing}, which these helpers do not write: "
+        "use sansstream.providers.encode_chunks(chunk_encoder(...), chunks)"
+    )
 
 
 # --- pacing ---------------------------------------------------------------------------------
@@ -710,7 +318,7 @@ class _BodyWriter:
         if framing == "sse":
             self.encoder = chunk_encoder(format, model=model, id=id)
             if self.encoder.framing != "sse":
-                raise LocalProtocolError(f"the {format!r} wire format is NDJSON: use ndjson_stream()")
+                raise LocalProtocolError(_wrong_writer(format, self.encoder.framing))
         else:
             self.encoder = chunk_encoder(format, framing="ndjson", model=model, id=id)
         # Stateful so that pass-through events keep their ids exactly (an id going back to ""),

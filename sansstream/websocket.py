@@ -59,19 +59,22 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .core._wirejson import dumps_wire
-from .model._chunks import Chunk, StreamError
-from .model._errors import (
+from .core import dumps_wire
+from .model import (
+    END,
+    NEED_DATA,
+    ChatResult,
+    Chunk,
     ConfigurationError,
     IncompleteStreamError,
+    JSONValue,
     LocalProtocolError,
     ProviderError,
     RemoteProtocolError,
     SansStreamError,
+    StreamError,
     TransportError,
 )
-from .model._events import END, NEED_DATA, JSONValue
-from .model._result import ChatResult
 from .server import chunk_encoder
 
 if TYPE_CHECKING:
@@ -233,7 +236,7 @@ class WebSocketStream:
             try:
                 data = self._sock.recv(_RECV_SIZE)
             except TimeoutError:
-                from .model._errors import ReadTimeout
+                from .model import ReadTimeout
 
                 raise ReadTimeout(limit=self._timeout) from None
             except OSError as exc:
@@ -397,7 +400,7 @@ def websocket_chat(
     try:
         sock = socket.create_connection((parsed.hostname, port), timeout=timeout)
     except TimeoutError:
-        from .model._errors import ConnectTimeout
+        from .model import ConnectTimeout
 
         raise ConnectTimeout(limit=timeout) from None
     except OSError as exc:
@@ -440,7 +443,7 @@ def _await_accept(sock: socket.socket, ws: wsproto.WSConnection) -> None:
                 body += event.data[: max(0, _MAX_REJECT_BODY - len(body))]
                 finished = finished or event.body_finished
         if rejected is not None and finished:
-            from .model._errors import HTTPStatusError
+            from .model import HTTPStatusError
 
             text = bytes(body).decode("utf-8", "replace")
             raise HTTPStatusError(

@@ -1,22 +1,29 @@
-"""The sans-IO layers import nothing that does I/O, and dependencies point down only.
+"""The sans-IO layers import nothing that does I/O, dependencies point down only, and no layer
+reaches into another's private modules.
 
-Every module of ``sansstream/model``, ``sansstream/core`` and ``sansstream/providers`` is parsed
-(``ast``, nothing is executed) and each import is resolved, relative ones included:
+Every module of the package is parsed (``ast``, nothing is executed) and each import is resolved,
+relative ones included. A *unit* is a layer package (``model``, ``core``, ``providers``,
+``transports``, ``api``, ``testing``, ``cli``) or a top-level module (``server``, ``websocket``):
 
-* model may import the standard library, typing_extensions and model;
-* core may import those and model;
-* providers may import those, model and core;
-* none of them may import a module that does I/O, reads a clock or spawns threads (socket, ssl,
-  requests, h11, threading, time, logging, os, asyncio, select, urllib, http...), wherever the
-  import sits (inside functions and ``TYPE_CHECKING`` blocks too), nor read the clock through
-  ``datetime.now()`` / ``date.today()`` (pure code takes the time as an argument).
+* each unit may import only the units below it (``ALLOWED_LAYERS``): model ← core ← providers ←
+  transports / server ← api / websocket ← testing ← cli;
+* model, core and providers may import nothing but the standard library and typing_extensions,
+  and none of it may do I/O, read a clock or spawn threads (socket, ssl, requests, h11,
+  threading, time, logging, os, asyncio, select, urllib, http...), wherever the import sits
+  (inside functions and ``TYPE_CHECKING`` blocks too), nor read the clock through
+  ``datetime.now()`` / ``date.today()`` (pure code takes the time as an argument);
+* an import from another unit goes through that unit's public surface: ``from ..model import X``
+  where ``X`` is in ``sansstream.model.__all__``, never ``from ..model._errors import X`` nor a
+  ``_private`` name.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,11 +57,37 @@ FORBIDDEN = frozenset(
 ALLOWED_SUBMODULES = frozenset({"urllib.parse"})
 CLOCK_CALLS = frozenset({"now", "utcnow", "today"})
 THIRD_PARTY_ALLOWED = frozenset({"typing_extensions"})
-# Which sansstream layers each layer may import.
-ALLOWED_LAYERS = {
+# Which sansstream units each unit may import ("" is the top-level package itself).
+_SANS_IO = {"model", "core", "providers"}
+ALLOWED_LAYERS: dict[str, set[str]] = {
     "model": {"model"},
     "core": {"model", "core"},
     "providers": {"model", "core", "providers"},
+    "transports": {"model", "core", "transports"},
+    "server": {"model", "core", "providers", "server"},
+    "api": {"model", "core", "providers", "transports", "api"},
+    "websocket": {"model", "core", "providers", "server", "websocket"},
+    "testing": {"model", "core", "providers", "transports", "server", "api", "testing"},
+    "cli": {"model", "core", "providers", "transports", "server", "api", "testing", "cli"},
+    "__main__": {"cli"},
+    "_accel": {"model", "core"},
+    "": {"model", "core", "providers", "transports", "server", "api", "testing", "cli", "websocket"},
+}
+# Modules that still import another unit's private modules or names, each rewritten on another
+# branch of this round (the core restructure owns core/ and the pipeline, and replaces _accel's
+# hand-over of orjson with a choice made when a parser is built). Strict: once a module is clean
+# its entry fails as XPASS and must be removed here.
+PENDING = {
+    "sansstream.core._base": "core restructure",
+    "sansstream.core._eventstream": "core restructure",
+    "sansstream.core._framing": "core restructure",
+    "sansstream.core._jsonarray": "core restructure",
+    "sansstream.core._ndjson": "core restructure (also _scan_once)",
+    "sansstream.core._sse": "core restructure",
+    "sansstream.core._wirejson": "core restructure",
+    "sansstream.providers._pipeline": "pipeline buffer rewrite",
+    "sansstream._accel": "orjson chosen when a parser is built",
+    "sansstream.transports": "imports sansstream._accel until orjson is chosen by the parser",
 }
 
 
@@ -104,39 +137,120 @@ def clock_reads(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def unit_of(module: str) -> str:
+    """``sansstream.api._stream`` -> ``api``; ``sansstream.server`` -> ``server``; the package -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def public_surface(unit: str) -> frozenset[str]:
+    """The names a unit offers the others: its package's ``__all__``."""
+    return frozenset(importlib.import_module(f"sansstream.{unit}").__all__)
+
+
+def private_reach(source: str, module: str, is_package: bool) -> list[str]:
+    """Imports of another unit's private modules, private names, or names it does not export."""
+    problems = []
+    here = unit_of(module)
+    for line, target, names in imported_names(source, module, is_package):
+        unit = unit_of(target)
+        if not target.startswith("sansstream") or unit == here:
+            continue
+        private_path = [p for p in target.split(".")[1:] if p.startswith("_")]
+        if private_path:
+            problems.append(f"line {line}: imports from {target}, a private module of {unit or 'sansstream'}")
+            continue
+        private_names = [n for n in names if n.startswith("_")]
+        if private_names:
+            problems.append(f"line {line}: imports private {', '.join(private_names)} from {target}")
+            continue
+        if target == f"sansstream.{unit}" and unit and names:
+            hidden = [n for n in names if n not in public_surface(unit) and not _is_submodule(target, n)]
+            if hidden:
+                problems.append(f"line {line}: imports {', '.join(hidden)}, not in {target}.__all__")
+    return problems
+
+
+def _is_submodule(package: str, name: str) -> bool:
+    return (PACKAGE_ROOT.parent / package.replace(".", "/") / name).is_dir() or (
+        PACKAGE_ROOT.parent / package.replace(".", "/") / f"{name}.py"
+    ).is_file()
+
+
+def imported_names(source: str, module: str, is_package: bool) -> list[tuple[int, str, list[str]]]:
+    """``(line, absolute module, names)`` for each ``from ... import`` of ``source``; for
+    ``from . import x`` the module is the package and the names are the submodules."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[tuple[int, str, list[str]]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                target = node.module or ""
+            else:
+                base = package.split(".")
+                if node.level > 1:
+                    base = base[: -(node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            found.append((node.lineno, target, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name, []) for alias in node.names)
+    return found
+
+
 def violations(source: str, module: str, is_package: bool, layer: str) -> list[str]:
-    problems = [f"line {line}: calls {call}, which reads the clock" for line, call in clock_reads(source)]
+    sans_io = layer in _SANS_IO
+    problems = []
+    if sans_io:
+        problems = [f"line {line}: calls {call}, which reads the clock" for line, call in clock_reads(source)]
     for line, name in imported_modules(source, module, is_package):
         top = name.partition(".")[0]
         if name in ALLOWED_SUBMODULES or any(name.startswith(f"{sub}.") for sub in ALLOWED_SUBMODULES):
             continue
-        if top in FORBIDDEN:
-            problems.append(f"line {line}: imports {name} (I/O, clocks or threads are not allowed)")
-        elif top == "sansstream":
-            sub = name.split(".")[1] if name.count(".") else ""
-            if sub not in ALLOWED_LAYERS[layer]:
+        if top == "sansstream":
+            sub = unit_of(name)
+            if sub and sub not in ALLOWED_LAYERS[layer] and not sub.startswith("_"):
                 problems.append(
-                    f"line {line}: imports {name}; {layer} may only import "
+                    f"line {line}: imports {name}; {layer or 'sansstream'} may only import "
                     f"{sorted(ALLOWED_LAYERS[layer])} of sansstream"
                 )
+        elif not sans_io:
+            continue
+        elif top in FORBIDDEN:
+            problems.append(f"line {line}: imports {name} (I/O, clocks or threads are not allowed)")
         elif top not in sys.stdlib_module_names and top not in THIRD_PARTY_ALLOWED:
             problems.append(f"line {line}: imports third-party {name}")
-    return problems
+    return problems + private_reach(source, module, is_package)
 
 
-MODULES = sorted((layer, path) for layer in ALLOWED_LAYERS for path in (PACKAGE_ROOT / layer).rglob("*.py"))
+def _layer_of(path: Path) -> str:
+    return unit_of(module_name(path))
+
+
+MODULES = sorted((_layer_of(path), path) for path in PACKAGE_ROOT.rglob("*.py"))
+
+
+def _param(layer: str, path: Path) -> Any:
+    name = module_name(path)
+    if name not in PENDING:
+        return pytest.param(layer, path, id=name)
+    mark = pytest.mark.xfail(strict=True, reason=f"rewritten on another branch: {PENDING[name]}")
+    return pytest.param(layer, path, id=name, marks=[mark])
 
 
 def test_every_layer_has_modules() -> None:
     for layer in ALLOWED_LAYERS:
-        assert any(found == layer for found, _ in MODULES), f"no modules found in sansstream/{layer}"
+        assert any(found == layer for found, _ in MODULES), f"no modules found for {layer or 'sansstream'}"
+    # Every unit that exists is covered: a new subpackage or top-level module must get a row.
+    units = {_layer_of(path) for path in PACKAGE_ROOT.rglob("*.py")}
+    assert units <= set(ALLOWED_LAYERS), f"units without a row: {units - set(ALLOWED_LAYERS)}"
 
 
-@pytest.mark.parametrize(("layer", "path"), MODULES, ids=[module_name(p) for _, p in MODULES])
+@pytest.mark.parametrize(("layer", "path"), [_param(layer, path) for layer, path in MODULES])
 def test_layer_imports(layer: str, path: Path) -> None:
     source = path.read_text("utf-8")
     problems = violations(source, module_name(path), path.name == "__init__.py", layer)
-    assert not problems, f"{module_name(path)}:\n" + "\n".join(problems)
+    hint = "\n(python tools/fix_layer_imports.py rewrites imports of private modules to the layer package)"
+    assert not problems, f"{module_name(path)}:\n" + "\n".join(problems) + hint
 
 
 @pytest.mark.parametrize(
@@ -153,11 +267,19 @@ def test_layer_imports(layer: str, path: Path) -> None:
         ("core", "from datetime import date\nday = date.today()", "date.today()"),
         ("core", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import requests", "requests"),
         ("core", "from ..providers import openai", "sansstream.providers"),
-        ("core", "from ..transports._base import Transport", "sansstream.transports._base"),
+        ("core", "from ..transports import Transport", "sansstream.transports"),
         ("core", "import orjson", "orjson"),
         ("model", "from ..core import SSEParser", "sansstream.core"),
         ("providers", "from ..api import stream_chat", "sansstream.api"),
         ("providers", "import h11", "h11"),
+        ("transports", "from ..providers import HTTPRequest", "sansstream.providers"),
+        ("transports", "from ..api import stream_chat", "sansstream.api"),
+        ("api", "from ..cli import main", "sansstream.cli"),
+        ("api", "from ..model._errors import ConfigurationError", "private module"),
+        ("transports", "from ..core._ndjson import NDJSONParser", "private module"),
+        ("cli", "from ..model import _errors", "private _errors"),
+        ("api", "from ..core import _LINE_FRAMINGS", "private _LINE_FRAMINGS"),
+        ("api", "from ..core import NotAPublicName", "not in sansstream.core.__all__"),
     ],
 )
 def test_checker_catches_violations(layer: str, source: str, bad: str) -> None:
@@ -169,13 +291,19 @@ def test_checker_catches_violations(layer: str, source: str, bad: str) -> None:
 @pytest.mark.parametrize(
     ("layer", "source"),
     [
-        ("core", "from ..model._events import ServerSentEvent\nfrom . import _sse\nimport json"),
+        ("core", "from ..model import ServerSentEvent\nfrom . import _sse\nimport json"),
         (
             "providers",
             "from ..core import iter_sse\nfrom ..model import TextDelta\nfrom ._base import Provider",
         ),
         ("model", "from typing_extensions import Self\nfrom ._errors import SansStreamError"),
         ("providers", "from urllib.parse import quote\nimport datetime\nx = datetime.timedelta(1)"),
+        (
+            "transports",
+            "import socket\nimport h11\nfrom ..model import HTTPRequest\nfrom ._base import Timeouts",
+        ),
+        ("api", "from ..providers import get\nfrom ..transports import Timeouts\nfrom . import _stream"),
+        ("cli", "from .. import providers\nfrom ..testing import rechunk"),
     ],
 )
 def test_checker_accepts_allowed_imports(layer: str, source: str) -> None:

@@ -55,7 +55,7 @@ def body_for(fmt: str, chunks: Iterable[Any], **kw: Any) -> bytes:
     if fmt == "slop-ndjson":
         return b"".join(ndjson_stream(chunks, format="slop", **kw))
     writer = ndjson_stream if fmt == "ollama" else sse_stream
-    return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[arg-type]
+    return b"".join(writer(chunks, format=fmt, **kw))
 
 
 def decode(fmt: str, pieces: Iterable[bytes], **kw: Any) -> Iterator[Chunk]:
@@ -167,7 +167,7 @@ def test_chunks_after_the_end_are_refused() -> None:
 
 def test_unknown_format_and_wrong_framing_are_refused() -> None:
     with pytest.raises(LocalProtocolError, match="unknown wire format"):
-        chunk_encoder("nope")  # type: ignore[arg-type]
+        chunk_encoder("nope")
     with pytest.raises(LocalProtocolError, match="ndjson_stream"):
         list(sse_stream([TextDelta("x")], format="ollama"))
 

@@ -62,7 +62,7 @@ def body_for(fmt: str, chunks: Iterable[Any], **kw: Any) -> bytes:
     if fmt == "slop-ndjson":
         return b"".join(ndjson_stream(chunks, format="slop", **kw))
     writer = ndjson_stream if fmt == "ollama" else sse_stream
-    return b"".join(writer(chunks, format=fmt, **kw))  # type: ignore[arg-type]
+    return b"".join(writer(chunks, format=fmt, **kw))
 
 
 def decode(fmt: str, pieces: Iterable[bytes], **kw: Any) -> Iterator[Chunk]:
@@ -269,7 +269,7 @@ def chunks_app(chunks: list[Any]) -> Any:
         path = environ["PATH_INFO"]
         fmt = "anthropic" if path.endswith("/messages") else "openai" if "chat" in path else "slop"
         start_response("200 OK", [("Content-Type", "text/event-stream")])
-        return sse_stream(chunks, format=fmt)  # type: ignore[arg-type]
+        return sse_stream(chunks, format=fmt)
 
     return app
 
@@ -418,8 +418,8 @@ def test_first_id_numbers_chunks_so_a_relay_can_resume_a_reply(fmt: str) -> None
         start_response("200 OK", [("Content-Type", "text/event-stream")])
         if last is None:  # the drop: four chunks, then the connection ends
             retry = [ServerSentEvent("", event="retry-hint", retry=10)]
-            return sse_stream([*retry, *chunks[:4]], format=fmt, first_id=0, done=False)  # type: ignore[arg-type]
-        return sse_stream(chunks[start:], format=fmt, first_id=start, last_event_id=last)  # type: ignore[arg-type]
+            return sse_stream([*retry, *chunks[:4]], format=fmt, first_id=0, done=False)
+        return sse_stream(chunks[start:], format=fmt, first_id=start, last_event_id=last)
 
     with Served(app) as served, connect_sse(served.url, timeout=5) as source:
         events = []

@@ -26,7 +26,8 @@ from sansstream.model import (
     StreamError,
     TextDelta,
 )
-from sansstream.server import WireFormat
+from sansstream.providers import get as get_provider
+from sansstream.server import WIRE_FORMATS, WireFormat
 from sansstream.testing import MODES, FixtureServer, at_offsets, chat_response, rechunk, splits, sse_events
 
 pytest_plugins = ("pytester",)
@@ -156,16 +157,14 @@ def test_pytest_plugin_provides_the_fixtures(pytester: pytest.Pytester) -> None:
 
 
 def chat_against(server: FixtureServer, fmt: WireFormat) -> ChatResult:
-    base = {"openai": "/v1", "slop": "/chat"}.get(fmt, "")
     key = None if fmt in ("ollama", "slop") else "test-key"
     messages = [{"role": "user", "content": "hi"}]
-    stream = stream_chat(
-        fmt, model="m", messages=messages, api_key=key, base_url=server.url + base, retry=None
-    )
+    local = get_provider(fmt).local_options(server.url)
+    stream = stream_chat(fmt, model="m", messages=messages, api_key=key, retry=None, **local)
     return stream.result()
 
 
-@pytest.mark.parametrize("fmt", ["openai", "anthropic", "ollama", "slop"])
+@pytest.mark.parametrize("fmt", WIRE_FORMATS)
 def test_chat_response_serves_a_provider_stream(fmt: WireFormat) -> None:
     with FixtureServer(chat_response("Hi there friend", format=fmt, delay=0.005)) as server:
         assert chat_against(server, fmt).text == "Hi there friend"

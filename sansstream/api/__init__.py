@@ -1,5 +1,6 @@
 """The API people type: stream_chat / ChatStream, metrics, hooks, stream recovery, and connect_sse."""
 
+from ..model import present
 from . import _eventsource as _es_all
 from . import _metrics as _metrics_all
 from . import _recovery as _recovery_all
@@ -17,3 +18,5 @@ __all__ += _metrics_all.__all__
 __all__ += _recovery_all.__all__
 __all__ += _retry_all.__all__
 __all__ += _stream_all.__all__
+
+present(globals(), __all__, __name__)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..model._errors import (
+from ..model import (
     ConnectTimeout,
     FirstByteTimeout,
     FirstTokenTimeout,
@@ -37,9 +37,8 @@ from ..model._errors import (
     StreamTimeout,
     TotalTimeout,
 )
-from ..providers._base import HTTPRequest
-from ..transports._base import AbortHandle, Timeouts, Transport, TransportResponse
-from ..transports._secrets import is_secret_header, redact_url
+from ..providers import HTTPRequest
+from ..transports import AbortHandle, Timeouts, Transport, TransportResponse, is_secret_header, redact_url
 
 __all__ = [
     "Deadlines",

@@ -29,23 +29,33 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
-from ..core._sse import DEFAULT_MAX_EVENT_SIZE, SSEParser
-from ..model._errors import (
+from ..core import DEFAULT_MAX_EVENT_SIZE, SSEParser
+from ..model import (
+    END,
+    NEED_DATA,
     ConfigurationError,
     FirstTokenTimeout,
     HTTPStatusError,
     ReadTimeout,
     SansStreamError,
+    ServerSentEvent,
     StreamCancelled,
     StreamTimeout,
     TotalTimeout,
     TransportError,
 )
-from ..model._events import END, NEED_DATA, ServerSentEvent
-from ..providers._base import HTTPRequest
-from ..transports._base import AbortHandle, Timeouts, Transport, TransportResponse
-from ..transports._http import check_content_type, get_transport, raise_for_status
-from ..transports._secrets import redact_url, secret_values
+from ..providers import HTTPRequest
+from ..transports import (
+    AbortHandle,
+    Timeouts,
+    Transport,
+    TransportResponse,
+    check_content_type,
+    get_transport,
+    raise_for_status,
+    redact_url,
+    secret_values,
+)
 from ._engine import Deadlines, open_response
 from ._retry import Backoff, ReconnectPolicy
 

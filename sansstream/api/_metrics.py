@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model._chunks import Chunk, Usage
+from ..model import Chunk, Usage
 
 __all__ = ["Metrics", "MetricsRecorder"]
 

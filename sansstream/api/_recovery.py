@@ -58,34 +58,36 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from ..core._wirejson import dumps_wire
-from ..model._chunks import (
+from ..core import dumps_wire
+from ..model import (
+    SECRET_HEADERS,
+    ChatResult,
     Chunk,
+    ConfigurationError,
     Done,
     Finish,
+    HTTPRequest,
+    HTTPStatusError,
+    IdleTimeout,
+    IncompleteStreamError,
+    JSONValue,
+    ProviderError,
+    ReadTimeout,
     ReasoningDelta,
     Recovered,
     RefusalDelta,
     ResponseStart,
+    SansStreamError,
+    ServerSentEvent,
     TextDelta,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
-    Usage,
-)
-from ..model._errors import (
-    ConfigurationError,
-    HTTPStatusError,
-    IdleTimeout,
-    IncompleteStreamError,
-    ProviderError,
-    ReadTimeout,
-    SansStreamError,
     TransportError,
+    Usage,
+    WireEvent,
 )
-from ..model._events import JSONValue, ServerSentEvent, WireEvent
-from ..model._result import ChatResult
-from ..providers._base import SECRET_HEADERS, Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
+from ..providers import Decoder, Framing, Message, Provider, ToolSpec
 from ._recovery_store import DEFAULT_TTL, RecoveryNotFoundError, RecoveryStore
 
 if TYPE_CHECKING:
@@ -225,7 +227,7 @@ def make_recovery(
 def recovery_modes(provider: str | Provider) -> tuple[Mode, ...]:
     """The recovery modes a provider can support (some need options: background mode for
     Responses, Claude models on Bedrock, ``prefix_completion`` for OpenAI-compatible servers)."""
-    from ..providers._registry import get
+    from ..providers import get
 
     style = _style(get(provider))
     if style == _RESPONSES:
@@ -893,8 +895,8 @@ class StreamRecovery:
     # -- the store -----------------------------------------------------------------------------
 
     def record(self, stream: ChatStream, exc: BaseException | None) -> dict[str, Any]:
-        from ..model._chunks import chunk_to_dict
-        from ..transports._replay import redact_url
+        from ..model import chunk_to_dict
+        from ..transports import redact_url
 
         partial = stream.snapshot()
         return {
@@ -933,9 +935,11 @@ class StreamRecovery:
     def save(self, stream: ChatStream, exc: BaseException | None) -> None:
         if self.store is None or self.id is None:
             return
-        from ..transports._replay import _secret_values
+        from ..transports import secret_values
 
-        self.store.save(self.record(stream, exc), secrets=_secret_values(self.original))
+        original = self.original
+        secrets = secret_values(original.headers, original.url, extra_headers=("cookie",))
+        self.store.save(self.record(stream, exc), secrets=secrets)
         self.saved = True
 
 
@@ -1081,7 +1085,7 @@ def _restore(data: Mapping[str, Any], recovery: StreamRecovery) -> None:
 
 
 def _partial_of(data: Mapping[str, Any]) -> tuple[list[Chunk], ChatResult]:
-    from ..model._result import Accumulator
+    from ..model import Accumulator
 
     chunks = [_chunk_from_dict(c) for c in data.get("partial") or []]
     acc = Accumulator()
@@ -1119,7 +1123,7 @@ def load_recovery(recovery_id: str, *, store: str | os.PathLike[str] | RecoveryS
 
 
 def _provider(data: Mapping[str, Any]) -> Provider:
-    from ..providers._registry import get
+    from ..providers import get
 
     return get(str(data.get("provider")))
 
@@ -1143,7 +1147,7 @@ def recover(
     an unknown or expired id; ``IncompleteStreamError`` (with ``partial``) when the stored state
     cannot be continued exactly. Other keyword arguments (``timeout``, ``retry``, hooks) are as
     for ``stream_chat``."""
-    from ..transports._http import get_transport
+    from ..transports import get_transport
     from ._stream import ChatStream
 
     the_store, data = _load(recovery_id, store)
@@ -1201,7 +1205,7 @@ def recover(
     else:
         recovery.continuing = True
     owns = isinstance(transport, str) or transport is None
-    from ..transports._base import DEFAULT_TIMEOUTS, Timeouts
+    from ..transports import DEFAULT_TIMEOUTS, Timeouts
     from ._stream import _UNSET, NO_RETRY, RetryPolicy
 
     timeout = stream_options.pop("timeout", _UNSET)

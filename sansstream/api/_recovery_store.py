@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core._wirejson import dumps_wire
-from ..model._errors import LocalProtocolError
+from ..core import dumps_wire
+from ..model import LocalProtocolError
 
 __all__ = ["RecoveryStore", "RecoveryNotFoundError", "DEFAULT_TTL"]
 

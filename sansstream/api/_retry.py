@@ -28,7 +28,7 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..model._errors import (
+from ..model import (
     ConfigurationError,
     ConnectTimeout,
     HTTPStatusError,

@@ -43,8 +43,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from ..model._chunks import Chunk, TextDelta, Usage
-from ..model._errors import (
+from ..model import (
+    END,
+    NEED_DATA,
+    Accumulator,
+    ChatResult,
+    Chunk,
     ChunkValidationError,
     ConfigurationError,
     HTTPStatusError,
@@ -55,15 +59,14 @@ from ..model._errors import (
     SansStreamError,
     StreamCancelled,
     StreamTimeout,
+    TextDelta,
     TransportError,
+    Usage,
+    WireEvent,
 )
-from ..model._events import END, NEED_DATA, WireEvent
-from ..model._result import Accumulator, ChatResult
-from ..providers._base import Framing, HTTPRequest, Message, Provider, ToolSpec
-from ..providers._pipeline import StreamDecoder
-from ..providers._registry import get as get_provider
-from ..transports._base import DEFAULT_TIMEOUTS, AbortHandle, Timeouts, Transport, TransportResponse
-from ..transports._secrets import secret_values
+from ..providers import Framing, HTTPRequest, Message, Provider, StreamDecoder, ToolSpec
+from ..providers import get as get_provider
+from ..transports import DEFAULT_TIMEOUTS, AbortHandle, Timeouts, Transport, TransportResponse, secret_values
 from ._engine import Deadlines, open_response
 from ._metrics import Metrics, MetricsRecorder
 from ._retry import NO_RETRY, RetryPolicy
@@ -121,7 +124,7 @@ class _RawSource:
     """Framing parser only (``raw_events()``): wire events, counted like the decoder counts them."""
 
     def __init__(self, provider: Provider, framing: Framing) -> None:
-        from ..core._framing import make_parser
+        from ..core import make_parser
 
         options = provider.parser_options() if framing == provider.framing else {}
         self._parser: Any = make_parser(framing, **options)
@@ -742,7 +745,7 @@ class ChatStream:
         """The seam: open the request once (signing it, following redirects, bounded by the
         connect and header deadlines, abortable by ``cancel()``) and keep the response for
         ``_pump`` to read. Everything that (re)opens a request goes through here."""
-        from ..transports._http import check_content_type, raise_for_status
+        from ..transports import check_content_type, raise_for_status
 
         if self.cancelled:
             raise _Cancelled
@@ -952,12 +955,12 @@ def stream_chat(
 
         recovery = make_recovery(recover, on_recover, prov, request)
 
-    from ..transports._http import get_transport
+    from ..transports import get_transport
 
     owns = isinstance(transport, str) or transport is None
     chosen = get_transport(transport)
     if record is not None:
-        from ..transports._replay import RecordingTransport
+        from ..transports import RecordingTransport
 
         chosen = RecordingTransport(chosen, record)
     return ChatStream(

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..model._errors import ConfigurationError, SansStreamError
+from ..model import ConfigurationError, SansStreamError
 from . import _recovery as _recovery_cli
 
 __all__ = ["main", "build_parser"]
@@ -28,7 +28,7 @@ _KEY_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET_ACCESS_KEY", "_KEY")
 
 
 def _error(message: str) -> None:
-    from ..transports._secrets import scrub
+    from ..transports import scrub
 
     # keys come from the environment here: never echo one (URL passwords and ?key= go too)
     keys = [
@@ -60,6 +60,20 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _servable_provider(text: str) -> str:
+    """A ``demo -p`` value: a provider with a wire encoder (else a usage error listing them)."""
+    from ..providers import get, servable
+
+    try:
+        if get(text).encoder_class is not None:
+            return text
+    except SansStreamError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"no provider {text!r} with a wire encoder; choose from {', '.join(servable())}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..server import WIRE_FORMATS
 
@@ -85,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         "reply from it through the real transport, printing tokens as they arrive.",
     )
     demo.add_argument(
-        "--provider", "-p", choices=WIRE_FORMATS, default="openai", help="wire format (default openai)"
+        "--provider",
+        "-p",
+        type=_servable_provider,
+        default="openai",
+        metavar="NAME",
+        help=f"the provider whose wire format the server speaks: {', '.join(WIRE_FORMATS)}, or any "
+        "registered provider with a wire encoder (default openai)",
     )
     demo.add_argument(
         "--speed", type=_positive_float, default=1.0, help="pace multiplier (2 = twice as fast)"
@@ -251,53 +271,49 @@ DEMO_TEXT = (
     "chunk model, so a single loop prints tokens from OpenAI, Anthropic, Ollama and the rest."
 )
 
-_DEMO_PATHS = {"openai": "/v1", "anthropic": "", "ollama": "", "slop": "/chat"}
-
 _TTFT_TOKENS = 6
 """The first content arrives after this many token delays, as a server's prompt processing."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """Serve a canned reply in the provider's real wire format (its own ``ChunkEncoder``, found in
+    the registry) from a loopback server, and read it back through the real transport."""
     if getattr(args, "cut", False):  # stream recovery shown live (cli/_recovery.py)
         return _recovery_cli.run_demo_cut(args, prompt=DEMO_PROMPT, reasoning=DEMO_REASONING, text=DEMO_TEXT)
-    from ..api._stream import NO_RETRY, stream_chat
-    from ..server import ndjson_stream, sse_stream, stream_response
-    from ..testing._responses import CONTENT_TYPES
+    from ..api import NO_RETRY, stream_chat
+    from ..providers import encode_chunks, get
+    from ..server import chunk_encoder, stream_response
     from ._httpserver import Reply, RequestInfo, StreamServer
     from ._output import LivePrinter, metrics_line, use_color
 
-    fmt: Any = args.provider
+    name: str = args.provider  # checked by _servable_provider: it has a wire encoder
+    provider = get(name)
     delay = 0.0 if args.speed == 0 else args.delay_ms / 1000.0 / args.speed
-    chunks = list(
-        stream_response(
-            DEMO_TEXT,
-            reasoning=DEMO_REASONING,
-            model="sansstream-demo",
-            input_tokens=len(DEMO_PROMPT.split()),
-        )
+    chunks = stream_response(
+        DEMO_TEXT, reasoning=DEMO_REASONING, model="sansstream-demo", input_tokens=len(DEMO_PROMPT.split())
     )
-    writer = ndjson_stream if fmt == "ollama" else sse_stream
-    body = list(writer(chunks, format=fmt, model="sansstream-demo"))
+    encoder = chunk_encoder(name, model="sansstream-demo")
+    body = list(encode_chunks(encoder, chunks))
 
     def responder(request: RequestInfo) -> Reply:
         slices = [
             (0.0 if i == 0 else (delay * _TTFT_TOKENS if i == 1 else delay), b) for i, b in enumerate(body)
         ]
-        return Reply(200, [("Content-Type", CONTENT_TYPES[fmt])], slices)
+        return Reply(200, [("Content-Type", encoder.content_type)], slices)
 
     out, err = sys.stdout, sys.stderr
     printer = LivePrinter(out, json_lines=args.json, show_reasoning=not args.hide_reasoning)
     with StreamServer(responder) as server:
         note = LivePrinter(err, color=use_color(err))
         note.note(
-            f"demo: a local {fmt} server at {server.url} (loopback only, no key); prompt: {DEMO_PROMPT}"
+            f"demo: a local {name} server at {server.url} (loopback only, no key); prompt: {DEMO_PROMPT}"
         )
         stream = stream_chat(
-            fmt,
+            provider,
             model="sansstream-demo",
             messages=[{"role": "user", "content": DEMO_PROMPT}],
             api_key="demo-key-not-a-secret",
-            base_url=server.url + _DEMO_PATHS[fmt],
+            **provider.local_options(server.url),
             transport=args.transport,
             timeout=10.0,
             retry=NO_RETRY,
@@ -327,7 +343,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 
 def _timeouts(args: argparse.Namespace) -> Any:
-    from ..transports._base import DEFAULT_TIMEOUTS, Timeouts
+    from ..transports import DEFAULT_TIMEOUTS, Timeouts
 
     timeouts = DEFAULT_TIMEOUTS if args.timeout is None else Timeouts.coerce(args.timeout)
     changes = {
@@ -339,7 +355,7 @@ def _timeouts(args: argparse.Namespace) -> Any:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from ..api._stream import NO_RETRY, stream_chat
+    from ..api import NO_RETRY, stream_chat
     from ._output import LivePrinter, metrics_line, use_color
 
     messages: list[dict[str, Any]] = []
@@ -352,7 +368,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         options["temperature"] = args.temperature
     record = getattr(args, "out", None) or getattr(args, "record", None)
     # Configuration mistakes are reported before the prompt is read from stdin.
-    from ..providers._registry import get as get_provider
+    from ..providers import get as get_provider
 
     provider = get_provider(args.provider)
     if provider.api_key_env and not provider.defaults_from_env(os.environ).get("api_key"):
@@ -396,7 +412,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _pieces(recording: Any, split: str | None, seed: int) -> list[bytes]:
-    from ..testing._rechunk import rechunk
+    from ..testing import rechunk
 
     if split is None:
         return [p for p in recording.chunks() if p]
@@ -415,7 +431,7 @@ def _pieces(recording: Any, split: str | None, seed: int) -> list[bytes]:
 
 
 def _load(path_text: str) -> tuple[Path, Any]:
-    from ..transports._replay import load_recording
+    from ..transports import load_recording
 
     path = Path(path_text)
     if path.is_dir():
@@ -424,9 +440,9 @@ def _load(path_text: str) -> tuple[Path, Any]:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    from ..model._chunks import chunk_to_dict
-    from ..providers._pipeline import StreamDecoder
-    from ..providers._registry import get as get_provider
+    from ..model import chunk_to_dict
+    from ..providers import StreamDecoder
+    from ..providers import get as get_provider
     from ._output import result_to_dict
     from ._parse import decode_chunks, event_to_dict, guess_framing, guess_provider, iter_wire_events
 

@@ -12,9 +12,11 @@ import json
 import os
 from typing import IO, Any
 
-from ..api._metrics import Metrics
-from ..model._chunks import (
+from ..api import Metrics
+from ..model import (
+    ChatResult,
     Chunk,
+    ProviderError,
     ReasoningDelta,
     RefusalDelta,
     StreamError,
@@ -24,8 +26,6 @@ from ..model._chunks import (
     Usage,
     chunk_to_dict,
 )
-from ..model._errors import ProviderError
-from ..model._result import ChatResult
 
 __all__ = ["LivePrinter", "metrics_line", "result_to_dict", "use_color"]
 

@@ -15,19 +15,20 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..core._framing import make_parser
-from ..model._errors import ConfigurationError, SansStreamError
-from ..model._events import (
+from ..core import make_parser
+from ..model import (
     END,
     NEED_DATA,
     Comment,
+    ConfigurationError,
     JSONValue,
+    SansStreamError,
     ServerSentEvent,
     SSEField,
     WireEvent,
 )
-from ..providers._pipeline import StreamDecoder
-from ..transports._replay import Recording
+from ..providers import StreamDecoder
+from ..transports import Recording
 
 __all__ = ["guess_framing", "guess_provider", "event_to_dict", "iter_wire_events", "decode_chunks"]
 

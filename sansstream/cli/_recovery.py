@@ -53,8 +53,8 @@ def _describe(marker: Any) -> str:
 
 def chat_policy(args: argparse.Namespace) -> Any:
     """The ``RecoveryPolicy`` the chat options ask for, or ``None``."""
-    from ..api._recovery import RecoveryPolicy
-    from ..model._errors import ConfigurationError
+    from ..api import RecoveryPolicy
+    from ..model import ConfigurationError
 
     mode: Any = getattr(args, "recover", "off")
     if mode == "off":
@@ -89,8 +89,8 @@ def add_resume_command(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from ..api._recovery import RecoveryPolicy, load_recovery, recover
-    from ..model._chunks import TextDelta
+    from ..api import RecoveryPolicy, load_recovery, recover
+    from ..model import TextDelta
     from ._output import LivePrinter, metrics_line
 
     record = load_recovery(args.recovery_id, store=args.store)
@@ -128,11 +128,9 @@ def add_demo_options(parser: argparse.ArgumentParser) -> None:
 
 def run_demo_cut(args: argparse.Namespace, *, prompt: str, reasoning: str, text: str) -> int:
     """``demo --cut``: an emulated provider cuts its stream half-way; recovery carries it on."""
-    from ..api._recovery import RecoveryPolicy
-    from ..api._stream import NO_RETRY, stream_chat
-    from ..model._errors import ConfigurationError
-    from ..testing._recovery import Cut, ProviderEmulator
-    from ..testing._server import FixtureServer
+    from ..api import NO_RETRY, RecoveryPolicy, stream_chat
+    from ..model import ConfigurationError
+    from ..testing import Cut, FixtureServer, ProviderEmulator
     from ._output import LivePrinter, metrics_line
 
     if args.provider not in ("openai", "anthropic", "ollama"):

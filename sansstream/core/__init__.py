@@ -1,6 +1,7 @@
 """The framing core: sans-IO parsers and encoders for SSE, NDJSON, JSON arrays and AWS
 event-stream. Imports nothing but the standard library and the model layer."""
 
+from ..model import present
 from . import _eventstream as _es_all
 from . import _framing as _framing_all
 from . import _jsonarray as _ja_all
@@ -12,10 +13,13 @@ from ._framing import *  # noqa: F403
 from ._jsonarray import *  # noqa: F403
 from ._ndjson import *  # noqa: F403
 from ._sse import *  # noqa: F403
+from ._wirejson import dumps_wire
 
-__all__ = ["FramingParser"]
+__all__ = ["FramingParser", "dumps_wire"]
 __all__ += _es_all.__all__
 __all__ += _framing_all.__all__
 __all__ += _ja_all.__all__
 __all__ += _ndjson_all.__all__
 __all__ += _sse_all.__all__
+
+present(globals(), __all__, __name__)

@@ -26,6 +26,9 @@ __all__ = [
     "HeaderValue",
     "EventStreamMessage",
     "WireEvent",
+    "NeedData",
+    "EndOfStream",
+    "loads_json",
 ]
 
 

@@ -11,14 +11,13 @@ chunks before it were delivered.
 from __future__ import annotations
 
 import datetime
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from ..model._chunks import Chunk
-from ..model._events import Comment, WireEvent
+from ..model import SECRET_HEADERS, Chunk, Comment, ConfigurationError, HTTPRequest, WireEvent
+from ._encoder import ChunkEncoder
 
 __all__ = [
     "Framing",
@@ -29,6 +28,8 @@ __all__ = [
     "ToolSpec",
     "SECRET_HEADERS",
 ]
+# HTTPRequest and SECRET_HEADERS live in the model layer (transports need them and must not
+# reach into providers); they stay importable from here, where they used to be defined.
 
 Framing = Literal["sse", "ndjson", "json-array", "eventstream"]
 
@@ -45,50 +46,6 @@ Message = Mapping[str, Any]
 ToolSpec = Mapping[str, Any]
 """A tool: ``{"name", "description", "parameters": <JSON schema>}`` (the OpenAI form
 ``{"type": "function", "function": {...}}`` is accepted too)."""
-
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",  # Azure OpenAI
-        "x-goog-api-key",
-        "x-amz-security-token",
-        "cookie",
-        # AI gateways in front of a provider carry their own keys
-        "cf-aig-authorization",  # Cloudflare AI Gateway
-        "helicone-auth",
-        "x-portkey-api-key",
-        "ocp-apim-subscription-key",  # Azure API Management
-        "x-litellm-api-key",
-    }
-)
-"""Header names whose values are credentials: never written to recordings, logs or messages, and
-never sent on to another origin when a request is redirected."""
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPRequest:
-    """An HTTP request as plain data. Transports send it; nothing here does I/O."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-
-    @classmethod
-    def json(
-        cls, method: str, url: str, payload: Any, headers: Mapping[str, str] | None = None
-    ) -> HTTPRequest:
-        all_headers = {"content-type": "application/json", **(headers or {})}
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(method, url, all_headers, body)
-
-    def json_body(self) -> Any:
-        return None if self.body is None else json.loads(self.body)
-
-    def redacted_headers(self) -> dict[str, str]:
-        return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
 
 
 class Decoder(ABC):
@@ -176,6 +133,28 @@ class Provider(ABC):
     @abstractmethod
     def decoder(self) -> Decoder:
         """A fresh decoder for one stream."""
+
+    encoder_class: ClassVar[type[ChunkEncoder] | None] = None
+    """This provider's wire encoder (chunks → its wire events), for the server helpers and the
+    demo; ``None`` when it cannot be served. Subclasses inherit it (OpenAI-compatible presets
+    serve OpenAI's format)."""
+
+    def encoder(self, **options: Any) -> ChunkEncoder:
+        """A fresh wire encoder for one response (``model=``, ``id=``, ``now=`` and the
+        encoder's own options). Raises ``ConfigurationError`` if this provider has none."""
+        if self.encoder_class is None:
+            raise ConfigurationError(
+                f"provider {self.name!r} has no wire encoder, so it cannot be served; give its "
+                "Provider class an encoder_class (a sansstream.providers.ChunkEncoder subclass)"
+            )
+        return self.encoder_class(**options)
+
+    def local_options(self, server_url: str) -> dict[str, Any]:
+        """Options that point this provider at a local server speaking its wire format at
+        ``server_url`` (``http://127.0.0.1:PORT``), for ``sansstream demo`` and tests: by default
+        ``base_url`` is the server plus the path of ``default_base_url`` (``/v1`` for OpenAI).
+        Providers whose requests need more (a region, a deployment) override this."""
+        return {"base_url": server_url + urlsplit(self.default_base_url).path.rstrip("/")}
 
     def parser_options(self) -> dict[str, Any]:
         """Extra options for the framing parser (e.g. SSE comments, extra fields)."""

@@ -27,18 +27,20 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..model._chunks import (
+from ..model import (
     FINISH_REASONS,
     Chunk,
+    LocalProtocolError,
+    ProviderError,
+    RemoteProtocolError,
     StreamError,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     Usage,
+    loads_json,
+    parse_arguments,
 )
-from ..model._errors import LocalProtocolError, ProviderError, RemoteProtocolError
-from ..model._events import loads_json
-from ..model._result import parse_arguments
 from ._base import HTTPRequest
 
 __all__ = [

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ..core._wirejson import dumps_wire
+from ..core import dumps_wire
 from ._base import HTTPRequest
 
 __all__ = ["json_request", "with_query", "split_headers"]

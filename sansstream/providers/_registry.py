@@ -23,16 +23,18 @@ module's one ``Provider`` subclass whose ``name`` matches is used.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import inspect
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model._errors import ConfigurationError, UnknownProviderError
+from ..model import ConfigurationError, UnknownProviderError
 from ._base import Provider
 
-__all__ = ["get", "register", "unregister", "names", "ENTRY_POINT_GROUP"]
+if TYPE_CHECKING:
+    import importlib.metadata
+
+__all__ = ["get", "register", "unregister", "names", "servable", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "sansstream.providers"
 
@@ -93,6 +95,10 @@ def unregister(name: str) -> None:
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    # Imported here, on the first miss: importlib.metadata pulls in email, zipfile, socket and
+    # threading, which importing the provider layer must not.
+    import importlib.metadata
+
     found: dict[str, importlib.metadata.EntryPoint] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)
@@ -102,6 +108,20 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
 def names() -> list[str]:
     """Every provider name that ``get`` accepts, sorted."""
     return sorted({*_BUILTINS, *_registered, *_entry_points()})
+
+
+def servable() -> list[str]:
+    """The providers that have a wire encoder (``Provider.encoder_class``), so that the server
+    helpers and ``sansstream demo`` can speak their format, sorted. Providers that fail to load
+    are left out (``get()`` reports why)."""
+    found = []
+    for name in names():
+        try:
+            if get(name).encoder_class is not None:
+                found.append(name)
+        except ConfigurationError:
+            continue
+    return found
 
 
 def _builtin_class(name: str, module_path: str, attr: str) -> Any:

@@ -40,21 +40,29 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..model._chunks import (
+from ..core import dumps_wire
+from ..model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
+    LocalProtocolError,
     ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     ToolResult,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import LocalProtocolError, RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     apply_extra_body,
@@ -67,8 +75,9 @@ from ._common import (
     provider_error,
     tool_declarations,
 )
+from ._encoder import ChunkEncoder, WireOut
 
-__all__ = ["AnthropicProvider", "AnthropicDecoder"]
+__all__ = ["AnthropicProvider", "AnthropicDecoder", "AnthropicEncoder"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -430,10 +439,140 @@ def _str_or_none(value: object) -> str | None:
 # -- request building ------------------------------------------------------------------------
 
 
+# -- wire encoder (chunks → the Messages event sequence), for the server helpers and the demo ----
+
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "refusal": "refusal"}
+_ANTHROPIC_RAW_STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
+
+
+class AnthropicEncoder(ChunkEncoder):
+    """The Anthropic Messages event sequence. Content blocks open and close as the chunk kind
+    changes; ``message_delta`` (stop reason and usage) is held until the end because OpenAI-style
+    sources send usage after the finish.
+
+    Anthropic blocks are strictly sequential, while sources may interleave the argument
+    fragments of parallel tool calls (OpenAI, Gemini) and end them all at the finish. So a
+    ``tool_use`` block is written whole when its call ends (start, the arguments as one
+    ``input_json_delta``, stop): always a correct block, at the cost of not streaming
+    arguments."""
+
+    format = "anthropic"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._started = False
+        self._block: str | None = None  # kind of the open content block
+        self._block_key: Any = None  # reasoning block number of the open block
+        self._stop: str | None = None
+        self._usage: Usage | None = None
+
+    def keepalive(self) -> WireOut:
+        return ServerSentEvent('{"type": "ping"}', event="ping")
+
+    @staticmethod
+    def _event(payload: dict[str, Any]) -> ServerSentEvent:
+        return ServerSentEvent(dumps_wire(payload), event=payload["type"])
+
+    def _start(self) -> list[WireOut]:
+        if self._started:
+            return []
+        self._started = True
+        message: dict[str, Any] = {
+            "id": self.id or "msg_sansstream",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model or "sansstream",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return [self._event({"type": "message_start", "message": message})]
+
+    def _close_block(self) -> list[WireOut]:
+        if self._block is None:
+            return []
+        self._block = None
+        out: list[WireOut] = [self._event({"type": "content_block_stop", "index": self._index})]
+        self._index += 1
+        return out
+
+    def _open(self, kind: str, key: Any, block: dict[str, Any]) -> list[WireOut]:
+        if self._block == kind and self._block_key == key:
+            return []
+        out = self._close_block()
+        self._block, self._block_key = kind, key
+        out.append(self._event({"type": "content_block_start", "index": self._index, "content_block": block}))
+        return out
+
+    def _delta(self, delta: dict[str, Any]) -> WireOut:
+        return self._event({"type": "content_block_delta", "index": self._index, "delta": delta})
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            return self._start()
+        out = self._start()
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            out += self._open("text", None, {"type": "text", "text": ""})
+            out.append(self._delta({"type": "text_delta", "text": chunk.text}))
+        elif isinstance(chunk, ReasoningDelta):
+            if chunk.redacted:
+                out += self._close_block()
+                out += self._open(
+                    "redacted", chunk.block, {"type": "redacted_thinking", "data": chunk.data or ""}
+                )
+                out += self._close_block()
+                return out
+            out += self._open("thinking", chunk.block, {"type": "thinking", "thinking": "", "signature": ""})
+            if chunk.text:
+                out.append(self._delta({"type": "thinking_delta", "thinking": chunk.text}))
+            if chunk.signature:
+                out.append(self._delta({"type": "signature_delta", "signature": chunk.signature}))
+        elif isinstance(chunk, ToolCallEnd):
+            out += self._close_block()
+            block: dict[str, Any] = {"type": "tool_use", "id": chunk.id, "name": chunk.name, "input": {}}
+            out.append(
+                self._event({"type": "content_block_start", "index": self._index, "content_block": block})
+            )
+            out.append(self._delta({"type": "input_json_delta", "partial_json": chunk.arguments}))
+            out.append(self._event({"type": "content_block_stop", "index": self._index}))
+            self._index += 1
+        elif isinstance(chunk, Finish):
+            out += self._close_block()
+            if chunk.raw_reason in _ANTHROPIC_RAW_STOP:
+                self._stop = chunk.raw_reason
+            else:
+                self._stop = _ANTHROPIC_STOP.get(chunk.reason, "end_turn")
+        elif isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+        elif isinstance(chunk, StreamError):
+            out += self._close_block()
+            err = chunk.error
+            out.append(
+                self._event(
+                    {"type": "error", "error": {"type": err.type or "api_error", "message": err.message}}
+                )
+            )
+        elif isinstance(chunk, Done):
+            out += self._close_block()
+            usage: dict[str, Any] = {"output_tokens": 0}
+            if self._usage is not None:
+                usage = {"output_tokens": self._usage.output_tokens or 0}
+                if self._usage.input_tokens is not None:
+                    usage["input_tokens"] = self._usage.input_tokens
+            delta = {"stop_reason": self._stop or "end_turn", "stop_sequence": None}
+            out.append(self._event({"type": "message_delta", "delta": delta, "usage": usage}))
+            out.append(self._event({"type": "message_stop"}))
+        return out
+
+
 class AnthropicProvider(Provider):
     """``anthropic``: POST ``{base}/v1/messages`` with ``stream: true``."""
 
     name = "anthropic"
+    encoder_class = AnthropicEncoder
     framing = "sse"
     default_base_url = "https://api.anthropic.com"
     api_key_env: tuple[str, ...] = ("ANTHROPIC_API_KEY",)

@@ -58,8 +58,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from ..model._chunks import Chunk, ToolResult
-from ..model._errors import ConfigurationError, HTTPStatusError
+from ..model import Chunk, ConfigurationError, HTTPStatusError, ToolResult
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
 from ._hosted import split_headers, with_query
 from .openai import OpenAIDecoder, OpenAIProvider

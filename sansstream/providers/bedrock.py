@@ -32,17 +32,28 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from ..model._chunks import (
+from ..core import dumps_wire
+from ..model import (
     Chunk,
+    ConfigurationError,
     Done,
+    EventStreamMessage,
     Finish,
+    LocalProtocolError,
     ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
     ResponseStart,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
     ToolResult,
+    Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
-from ..model._events import EventStreamMessage, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -56,9 +67,10 @@ from ._common import (
     renamed_options,
     tool_declarations,
 )
+from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 from ._sigv4 import Credentials, sign_headers
 
-__all__ = ["BedrockProvider", "BedrockDecoder"]
+__all__ = ["BedrockProvider", "BedrockDecoder", "BedrockEncoder", "exception_frame"]
 
 STOP_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
@@ -342,11 +354,158 @@ def _region_from_url(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+# -- wire encoder (chunks → ConverseStream event-stream frames), for the server helpers and demo --
+
+_WIRE_STOP: Mapping[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "content_filtered",
+}
+
+
+def exception_frame(chunk: StreamError) -> EventStreamMessage:
+    """An in-band error as Bedrock sends it: an ``exception`` frame whose ``:exception-type`` is
+    the error's type when it is one of Bedrock's (else ``internalServerException``)."""
+    err = chunk.error
+    kind = err.type if err.type is not None and err.type in _EXCEPTION_STATUS else "internalServerException"
+    headers = {":message-type": "exception", ":exception-type": kind, ":content-type": "application/json"}
+    return EventStreamMessage(headers, dumps_wire({"message": err.message}).encode("utf-8"))
+
+
+class BedrockEncoder(ChunkEncoder):
+    """ConverseStream as AWS event-stream frames (``:message-type: event``, ``:event-type``,
+    ``:content-type: application/json``): ``messageStart``; text and reasoning (text, signature,
+    redacted content) as ``contentBlockDelta`` frames of one content block each, closed by
+    ``contentBlockStop``; a tool call as ``contentBlockStart`` (``toolUse``), input fragments and
+    a stop; then ``messageStop`` (the stop reason, Bedrock's terminal marker) and ``metadata``
+    (usage). An error is an ``exception`` frame (``:exception-type``, payload ``{"message"}``).
+    Event-stream has no keepalive. One choice."""
+
+    framing: EncoderFraming = "eventstream"
+    format = "bedrock"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._started = False
+        self._block: tuple[str, Any] | None = None  # ("text" | "reasoning", block key) of the open block
+        self._next_block = 0
+        self._open_index = 0  # contentBlockIndex of the open text or reasoning block
+        self._tools: dict[int, tuple[int, bool]] = {}  # tool index -> (contentBlockIndex, input sent)
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def keepalive(self) -> WireOut:
+        raise LocalProtocolError("AWS event-stream has no keepalive frame; write chunks more often instead")
+
+    @staticmethod
+    def _frame(event_type: str, payload: dict[str, Any]) -> EventStreamMessage:
+        headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+        return EventStreamMessage(headers, dumps_wire(payload).encode("utf-8"))
+
+    def _start(self) -> list[WireOut]:
+        if self._started:
+            return []
+        self._started = True
+        return [self._frame("messageStart", {"role": "assistant"})]
+
+    def _close_block(self) -> list[WireOut]:
+        if self._block is None:
+            return []
+        self._block = None
+        return [self._frame("contentBlockStop", {"contentBlockIndex": self._open_index})]
+
+    def _in_block(self, kind: str, key: Any, delta: dict[str, Any]) -> list[WireOut]:
+        out: list[WireOut] = []
+        if self._block != (kind, key):
+            out += self._close_block()
+            self._block = (kind, key)
+            self._open_index = self._next_block
+            self._next_block += 1
+        out.append(self._frame("contentBlockDelta", {"contentBlockIndex": self._open_index, "delta": delta}))
+        return out
+
+    def _tool(self, chunk: ToolCallStart | ToolCallDelta | ToolCallEnd) -> list[WireOut]:
+        out = self._close_block()
+        if chunk.index not in self._tools:
+            block = self._next_block
+            self._next_block += 1
+            self._tools[chunk.index] = (block, False)
+            tool = {
+                "toolUseId": None if isinstance(chunk, ToolCallDelta) else chunk.id,
+                "name": "" if isinstance(chunk, ToolCallDelta) else chunk.name,
+            }
+            out.append(
+                self._frame("contentBlockStart", {"contentBlockIndex": block, "start": {"toolUse": tool}})
+            )
+        block, sent = self._tools[chunk.index]
+        fragment = chunk.arguments if isinstance(chunk, ToolCallDelta) else ""
+        if isinstance(chunk, ToolCallEnd) and not sent:
+            fragment = chunk.arguments
+        if fragment:
+            self._tools[chunk.index] = (block, True)
+            delta = {"toolUse": {"input": fragment}}
+            out.append(self._frame("contentBlockDelta", {"contentBlockIndex": block, "delta": delta}))
+        if isinstance(chunk, ToolCallEnd):
+            del self._tools[chunk.index]
+            out.append(self._frame("contentBlockStop", {"contentBlockIndex": block}))
+        return out
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        out = self._start()
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            out += self._in_block("text", None, {"text": chunk.text}) if chunk.text else []
+        elif isinstance(chunk, ReasoningDelta):
+            if chunk.redacted:
+                out += self._in_block(
+                    "reasoning", chunk.block, {"reasoningContent": {"redactedContent": chunk.data or ""}}
+                )
+            if chunk.text:
+                out += self._in_block("reasoning", chunk.block, {"reasoningContent": {"text": chunk.text}})
+            if chunk.signature:
+                out += self._in_block(
+                    "reasoning", chunk.block, {"reasoningContent": {"signature": chunk.signature}}
+                )
+        elif isinstance(chunk, (ToolCallStart, ToolCallDelta, ToolCallEnd)):
+            out += self._tool(chunk)
+        elif isinstance(chunk, Finish):
+            self._finish = chunk
+        elif isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+        elif isinstance(chunk, StreamError):
+            out.append(exception_frame(chunk))
+        elif isinstance(chunk, Done):
+            out += self._close_block()
+            for index in list(self._tools):  # calls a source never ended
+                out += self._tool(ToolCallEnd(index=index, id=None, name="", arguments="", input=None))
+            finish = self._finish
+            if finish is not None and finish.raw_reason in STOP_REASONS:
+                reason = finish.raw_reason
+            else:
+                reason = _WIRE_STOP.get(finish.reason, "end_turn") if finish is not None else "end_turn"
+            out.append(self._frame("messageStop", {"stopReason": reason}))
+            metadata: dict[str, Any] = {"metrics": {"latencyMs": 0}}
+            if self._usage is not None:
+                usage = self._usage
+                counts = {"inputTokens": usage.input_tokens or 0, "outputTokens": usage.output_tokens or 0}
+                counts["totalTokens"] = (
+                    usage.total_tokens
+                    if usage.total_tokens is not None
+                    else counts["inputTokens"] + counts["outputTokens"]
+                )
+                if usage.cached_tokens is not None:
+                    counts["cacheReadInputTokens"] = usage.cached_tokens
+                metadata["usage"] = counts
+            out.append(self._frame("metadata", metadata))
+        return out
+
+
 class BedrockProvider(Provider):
     """``bedrock``: POST ``https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse-stream``,
     signed with SigV4 (or sent with a Bedrock API key as a bearer token)."""
 
     name = "bedrock"
+    encoder_class = BedrockEncoder
     framing = "eventstream"
     default_base_url = ""
     api_key_env = ()

@@ -63,14 +63,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..core._wirejson import dumps_wire
-from ..model._chunks import Chunk, Done, Finish, ResponseStart, text_delta
-from ..model._errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
-from ..model._events import EventStreamMessage, JSONValue, WireEvent
+from ..core import dumps_wire
+from ..model import (
+    Chunk,
+    ConfigurationError,
+    Done,
+    EventStreamMessage,
+    Finish,
+    JSONValue,
+    LocalProtocolError,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import content_text, int_or_none, load_json, make_usage, normalize_finish, provider_error
+from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 from ._hosted import json_request, split_headers
-from .anthropic import AnthropicDecoder, AnthropicProvider
+from .anthropic import AnthropicDecoder, AnthropicEncoder, AnthropicProvider
 from .bedrock import (
     _EXCEPTION_STATUS,
     _RETRYABLE,
@@ -78,9 +91,16 @@ from .bedrock import (
     BedrockProvider,
     _checked_region,
     _header_str,
+    exception_frame,
 )
 
-__all__ = ["BedrockInvokeProvider", "BedrockInvokeDecoder", "BEDROCK_ANTHROPIC_VERSION", "model_family"]
+__all__ = [
+    "BedrockInvokeProvider",
+    "BedrockInvokeDecoder",
+    "BEDROCK_ANTHROPIC_VERSION",
+    "model_family",
+    "BedrockInvokeEncoder",
+]
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 METRICS_KEY = "amazon-bedrock-invocationMetrics"
@@ -338,12 +358,46 @@ def _mistral_prompt(system: str, turns: list[tuple[str, str]]) -> str:
     return out
 
 
+# -- wire encoder (chunks → Claude's events in chunk frames), for the server helpers and the demo --
+
+
+class BedrockInvokeEncoder(ChunkEncoder):
+    """InvokeModelWithResponseStream as a Claude model answers it: each Anthropic Messages event
+    (``message_start`` … ``message_stop``, written by the ``anthropic`` encoder) base64-encoded
+    in the ``bytes`` field of a ``chunk`` frame; an error is an ``exception`` frame, as for
+    ``bedrock``. Event-stream has no keepalive. One choice."""
+
+    framing: EncoderFraming = "eventstream"
+    format = "bedrock-invoke"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._claude = AnthropicEncoder(model=self.model, id=self.id, now=self.now)
+
+    def keepalive(self) -> WireOut:
+        raise LocalProtocolError("AWS event-stream has no keepalive frame; write chunks more often instead")
+
+    @staticmethod
+    def _frame(event: WireOut) -> WireOut:
+        if not isinstance(event, ServerSentEvent):  # pragma: no cover - the anthropic encoder writes events
+            raise LocalProtocolError(f"bedrock-invoke cannot carry a {type(event).__name__}")
+        encoded = base64.b64encode(event.data.encode("utf-8")).decode("ascii")
+        headers = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+        return EventStreamMessage(headers, dumps_wire({"bytes": encoded}).encode("utf-8"))
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, StreamError):
+            return [exception_frame(chunk)]
+        return [self._frame(event) for event in self._claude.encode(chunk)]
+
+
 class BedrockInvokeProvider(Provider):
     """``bedrock-invoke``: InvokeModelWithResponseStream (see the module docstring).
     Environment and signing are ``bedrock``'s (``BedrockProvider.defaults_from_env`` /
     ``sign``)."""
 
     name = "bedrock-invoke"
+    encoder_class = BedrockInvokeEncoder
     framing = "eventstream"
     default_base_url = ""
     api_key_env = ()
@@ -358,6 +412,10 @@ class BedrockInvokeProvider(Provider):
 
     def decoder(self) -> BedrockInvokeDecoder:
         return BedrockInvokeDecoder()
+
+    def local_options(self, server_url: str) -> dict[str, Any]:
+        """A local server answers as a Claude model (what ``BedrockInvokeEncoder`` writes)."""
+        return {"base_url": server_url, "family": "anthropic"}
 
     def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
         return BedrockProvider().defaults_from_env(env)

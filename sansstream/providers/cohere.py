@@ -28,9 +28,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, text_delta
-from ..model._errors import RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
+from ..core import dumps_wire
+from ..model import (
+    Chunk,
+    Comment,
+    Done,
+    Finish,
+    JSONValue,
+    ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -47,8 +65,9 @@ from ._common import (
     tool_call_id,
     unknown_role,
 )
+from ._encoder import ChunkEncoder, WireOut
 
-__all__ = ["CohereProvider", "CohereDecoder", "cohere_usage"]
+__all__ = ["CohereProvider", "CohereDecoder", "cohere_usage", "CohereEncoder"]
 
 FINISH_MAP = {
     "COMPLETE": "stop",
@@ -228,10 +247,157 @@ def cohere_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
+# -- wire encoder (chunks → the v2 chat event sequence), for the server helpers and the demo ------
+
+_WIRE_FINISH = {"stop": "COMPLETE", "length": "MAX_TOKENS", "tool_calls": "TOOL_CALL", "error": "ERROR"}
+
+
+class CohereEncoder(ChunkEncoder):
+    """Cohere v2 chat events, each named by its ``type``: ``message-start``; text and thinking
+    as ``content-start`` / ``content-delta`` / ``content-end`` blocks; tool calls as
+    ``tool-call-start`` / ``-delta`` (argument fragments) / ``-end``; then ``message-end``
+    carrying the finish reason and usage, and ``data: [DONE]``. An error ends the stream with a
+    ``message-end`` whose ``finish_reason`` is ``ERROR``. One choice."""
+
+    format = "cohere"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._started = False
+        self._block: str | None = None  # "text" or "thinking": the open content block
+        self._content_index = -1
+        self._tools: dict[int, bool] = {}  # open tool call index -> arguments sent
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def _event(self, payload: dict[str, Any]) -> ServerSentEvent:
+        return ServerSentEvent(dumps_wire(payload), event=payload["type"])
+
+    def _start(self) -> list[WireOut]:
+        if self._started:
+            return []
+        self._started = True
+        message = {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}
+        return [
+            self._event(
+                {"id": self.id or "sansstream", "type": "message-start", "delta": {"message": message}}
+            )
+        ]
+
+    def _close_block(self) -> list[WireOut]:
+        if self._block is None:
+            return []
+        self._block = None
+        return [self._event({"type": "content-end", "index": self._content_index})]
+
+    def _content(self, kind: str, text: str) -> list[WireOut]:
+        out: list[WireOut] = []
+        if self._block != kind:
+            out += self._close_block()
+            self._block = kind
+            self._content_index += 1
+            start = {"type": "text", "text": ""} if kind == "text" else {"type": "thinking", "thinking": ""}
+            out.append(
+                self._event(
+                    {
+                        "type": "content-start",
+                        "index": self._content_index,
+                        "delta": {"message": {"content": start}},
+                    }
+                )
+            )
+        field = "text" if kind == "text" else "thinking"
+        message = {"content": {field: text}}
+        out.append(
+            self._event(
+                {"type": "content-delta", "index": self._content_index, "delta": {"message": message}}
+            )
+        )
+        return out
+
+    def _tool_event(self, kind: str, index: int, call: dict[str, Any] | None = None) -> ServerSentEvent:
+        payload: dict[str, Any] = {"type": kind, "index": index}
+        if call is not None:
+            payload["delta"] = {"message": {"tool_calls": call}}
+        return self._event(payload)
+
+    def _tool(self, chunk: ToolCallStart | ToolCallDelta | ToolCallEnd) -> list[WireOut]:
+        out = self._close_block()
+        index = chunk.index
+        if isinstance(chunk, ToolCallStart) or index not in self._tools:
+            name = chunk.name if not isinstance(chunk, ToolCallDelta) else ""
+            call_id = chunk.id if not isinstance(chunk, ToolCallDelta) else None
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+            out.append(self._tool_event("tool-call-start", index, call))
+            self._tools[index] = False
+        fragment = ""
+        if isinstance(chunk, ToolCallDelta) or (isinstance(chunk, ToolCallEnd) and not self._tools[index]):
+            fragment = chunk.arguments
+        if fragment:
+            self._tools[index] = True
+            out.append(self._tool_event("tool-call-delta", index, {"function": {"arguments": fragment}}))
+        if isinstance(chunk, ToolCallEnd):
+            del self._tools[index]
+            out.append(self._tool_event("tool-call-end", index))
+        return out
+
+    def _end(self, delta: dict[str, Any]) -> list[WireOut]:
+        out = self._close_block()
+        for index in list(self._tools):
+            del self._tools[index]
+            out.append(self._tool_event("tool-call-end", index))
+        out.append(self._event({"type": "message-end", "delta": delta}))
+        return out
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            return self._start()
+        out = self._start()
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            out += self._content("text", chunk.text) if chunk.text else []
+        elif isinstance(chunk, ReasoningDelta):
+            out += self._content("thinking", chunk.text) if chunk.text else []
+        elif isinstance(chunk, (ToolCallStart, ToolCallDelta, ToolCallEnd)):
+            out += self._tool(chunk)
+        elif isinstance(chunk, Finish):
+            self._finish = chunk
+        elif isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+        elif isinstance(chunk, StreamError):
+            err = chunk.error
+            delta: dict[str, Any] = {"finish_reason": "ERROR", "error": err.message}
+            if err.type:
+                delta["error_type"] = err.type
+            out += self._end(delta)
+        elif isinstance(chunk, Done):
+            finish = self._finish
+            if finish is None:
+                reason = "COMPLETE"
+            elif finish.raw_reason in FINISH_MAP:
+                reason = finish.raw_reason
+            else:
+                reason = _WIRE_FINISH.get(finish.reason, "COMPLETE")
+            delta = {"finish_reason": reason}
+            if self._usage is not None:
+                counts = {
+                    "input_tokens": self._usage.input_tokens or 0,
+                    "output_tokens": self._usage.output_tokens or 0,
+                }
+                usage: dict[str, Any] = {"billed_units": counts, "tokens": counts}
+                if self._usage.cached_tokens is not None:
+                    usage["cached_tokens"] = self._usage.cached_tokens
+                delta["usage"] = usage
+            out += self._end(delta)
+            out.append(ServerSentEvent("[DONE]"))
+        return out
+
+
 class CohereProvider(Provider):
     """Cohere v2 chat."""
 
     name = "cohere"
+    encoder_class = CohereEncoder
     framing = "sse"
     default_base_url = "https://api.cohere.com"
     api_key_env = ("CO_API_KEY", "COHERE_API_KEY")

@@ -48,18 +48,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from ..model._chunks import (
+from ..core import dumps_wire
+from ..model import (
     Chunk,
     Done,
+    EventTooLargeError,
     Finish,
+    JSONValue,
+    LocalProtocolError,
     ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
+    StreamError,
+    TextDelta,
+    ToolCallEnd,
     ToolResult,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError
-from ..model._events import JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -75,8 +85,9 @@ from ._common import (
     renamed_options,
     tool_declarations,
 )
+from ._encoder import ChunkEncoder, WireOut
 
-__all__ = ["GeminiProvider", "GeminiDecoder"]
+__all__ = ["GeminiProvider", "GeminiDecoder", "GeminiEncoder"]
 
 FINISH_REASONS: Mapping[str, str] = {
     "STOP": "stop",
@@ -502,10 +513,116 @@ def _function_response(content: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
+# -- wire encoder (chunks → streamGenerateContent SSE), for the server helpers and the demo -------
+
+_WIRE_FINISH: Mapping[str, str] = {
+    "stop": "STOP",
+    "tool_calls": "STOP",  # Gemini ends a function-calling turn with a plain STOP
+    "length": "MAX_TOKENS",
+    "content_filter": "SAFETY",
+    "refusal": "SAFETY",
+    "error": "OTHER",
+    "other": "OTHER",
+}
+
+
+class GeminiEncoder(ChunkEncoder):
+    """``streamGenerateContent?alt=sse``: one ``GenerateContentResponse`` per data line, each
+    with ``responseId`` and ``modelVersion``. Text and thought parts (``"thought": true``),
+    signatures as ``thoughtSignature`` parts, each function call whole (``args`` is an object)
+    when it ends, code-execution results as their own parts. The finish reason and the usage
+    counts (``candidatesTokenCount`` excludes thoughts) go out in the last response, which is
+    Gemini's terminal marker; an error is ``{"error": {code, message, status}}``. One choice."""
+
+    format = "gemini"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def _response(self, parts: list[dict[str, Any]], *, finish: str | None = None) -> ServerSentEvent:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if finish is not None:
+            candidate["finishReason"] = finish
+        body: dict[str, Any] = {"candidates": [candidate]}
+        if finish is not None and self._usage is not None:
+            body["usageMetadata"] = self._usage_metadata(self._usage)
+        body["modelVersion"] = self.model or "sansstream"
+        body["responseId"] = self.id or "sansstream"
+        return ServerSentEvent(dumps_wire(body))
+
+    @staticmethod
+    def _usage_metadata(usage: Usage) -> dict[str, Any]:
+        thoughts = usage.reasoning_tokens
+        meta: dict[str, Any] = {}
+        if usage.input_tokens is not None:
+            meta["promptTokenCount"] = usage.input_tokens
+        if usage.output_tokens is not None:
+            meta["candidatesTokenCount"] = usage.output_tokens - (thoughts or 0)
+        if usage.total_tokens is not None:
+            meta["totalTokenCount"] = usage.total_tokens
+        if thoughts is not None:
+            meta["thoughtsTokenCount"] = thoughts
+        if usage.cached_tokens is not None:
+            meta["cachedContentTokenCount"] = usage.cached_tokens
+        return meta
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            return []
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            return [self._response([{"text": chunk.text}])] if chunk.text else []
+        if isinstance(chunk, ReasoningDelta):
+            parts: list[dict[str, Any]] = []
+            if chunk.text:
+                parts.append({"text": chunk.text, "thought": True})
+            if chunk.signature:
+                parts.append({"thoughtSignature": chunk.signature})
+            return [self._response(parts)] if parts else []
+        if isinstance(chunk, ToolCallEnd):
+            call: dict[str, Any] = {
+                "name": chunk.name,
+                "args": chunk.input if isinstance(chunk.input, dict) else {},
+            }
+            if chunk.id:
+                call["id"] = chunk.id
+            return [self._response([{"functionCall": call}])]
+        if isinstance(chunk, ToolResult):
+            if chunk.kind in _RESULT_PARTS and isinstance(chunk.content, dict):
+                return [self._response([{chunk.kind: chunk.content}])]
+            return []
+        if isinstance(chunk, Finish):
+            self._finish = chunk
+            return []
+        if isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+            return []
+        if isinstance(chunk, StreamError):
+            err = chunk.error
+            code = err.code if isinstance(err.code, int) else 500
+            body = {"error": {"code": code, "message": err.message, "status": err.type or "INTERNAL"}}
+            return [ServerSentEvent(dumps_wire(body))]
+        if isinstance(chunk, Done):
+            finish = self._finish
+            reason: str
+            if finish is None:
+                reason = "STOP"
+            elif finish.raw_reason is not None and finish.raw_reason in FINISH_REASONS:
+                reason = finish.raw_reason
+            else:
+                reason = _WIRE_FINISH.get(finish.reason, "OTHER")
+            return [self._response([], finish=reason)]
+        return []  # tool-call starts and fragments: Gemini sends each call whole
+
+
 class GeminiProvider(Provider):
     """``gemini``: POST ``{base}/v1beta/models/{model}:streamGenerateContent?alt=sse``."""
 
     name = "gemini"
+    encoder_class = GeminiEncoder
     framing = "sse"
     default_base_url = "https://generativelanguage.googleapis.com"
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")

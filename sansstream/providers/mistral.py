@@ -16,11 +16,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, ReasoningDelta, text_delta
+from ..model import (
+    Chunk,
+    Done,
+    Finish,
+    ReasoningDelta,
+    ServerSentEvent,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
-from .openai import OpenAIDecoder, OpenAIProvider
+from ._encoder import WireOut
+from .openai import OpenAIDecoder, OpenAIEncoder, OpenAIProvider
 
-__all__ = ["MistralProvider", "MistralDecoder"]
+__all__ = ["MistralProvider", "MistralDecoder", "MistralEncoder"]
 
 
 class MistralDecoder(OpenAIDecoder):
@@ -59,10 +71,61 @@ class MistralDecoder(OpenAIDecoder):
         return out
 
 
+# -- wire encoder (chunks → Mistral's chat-completion SSE) -------------------------------------
+
+
+class MistralEncoder(OpenAIEncoder):
+    """Mistral's flavour of the Chat Completions stream: reasoning as a ``thinking`` content
+    chunk (``content: [{"type": "thinking", "thinking": [{"type": "text", "text": …}]}]``, as
+    magistral models send it), each tool call whole in one chunk, and usage on the finish chunk
+    (so the finish is held until the usage or the end), then ``data: [DONE]``. One choice."""
+
+    format = "mistral"
+    multi_choice = False
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._finish: Finish | None = None
+        self._usage_seen: Usage | None = None
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ReasoningDelta):
+            if not chunk.text:
+                return []
+            thinking = {"type": "thinking", "thinking": [{"type": "text", "text": chunk.text}]}
+            return self._delta(0, {"content": [thinking]})
+        if isinstance(chunk, (ToolCallStart, ToolCallDelta)):
+            return []  # Mistral sends each call whole: written at its end
+        if isinstance(chunk, ToolCallEnd):
+            call = {
+                "id": chunk.id,
+                "type": "function",
+                "function": {"name": chunk.name, "arguments": chunk.arguments},
+                "index": chunk.index,
+            }
+            return self._delta(0, {"content": "", "tool_calls": [call]})
+        if isinstance(chunk, Finish):
+            self._finish = chunk
+            return []
+        if isinstance(chunk, Usage):
+            self._usage_seen = chunk if self._usage_seen is None else self._usage_seen.merged(chunk)
+            return []
+        if isinstance(chunk, Done):
+            out: list[WireOut] = []
+            if self._finish is not None or self._usage_seen is not None:
+                reason = self._finish_reason(self._finish) if self._finish is not None else "stop"
+                extra = {} if self._usage_seen is None else {"usage": self._usage(self._usage_seen)}
+                out += self._delta(0, {"content": ""}, finish=reason, **extra)
+            out.append(ServerSentEvent("[DONE]"))
+            return out
+        return super()._encode(chunk)
+
+
 class MistralProvider(OpenAIProvider):
     """Mistral La Plateforme chat completions."""
 
     name = "mistral"
+    encoder_class = MistralEncoder
     default_base_url = "https://api.mistral.ai/v1"
     api_key_env = ("MISTRAL_API_KEY",)
     base_url_env = None

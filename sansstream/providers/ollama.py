@@ -21,14 +21,30 @@ after it: that is not a truncation, though no ``Done`` is emitted).
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, text_delta
-from ..model._errors import LocalProtocolError, RemoteProtocolError
-from ..model._events import JSONValue, ServerSentEvent, WireEvent
+from ..model import (
+    Chunk,
+    Done,
+    Finish,
+    JSONValue,
+    LocalProtocolError,
+    ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
+    ToolCallEnd,
+    Usage,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -44,8 +60,9 @@ from ._common import (
     renamed_options,
     tool_declarations,
 )
+from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 
-__all__ = ["OllamaProvider", "OllamaDecoder", "normalize_ollama_host"]
+__all__ = ["OllamaProvider", "OllamaDecoder", "normalize_ollama_host", "OllamaEncoder"]
 
 DEFAULT_PORT = 11434
 DONE_REASONS: Mapping[str, str] = {"stop": "stop", "length": "length", "load": "other", "unload": "other"}
@@ -187,10 +204,78 @@ def _tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- wire encoder (chunks → /api/chat NDJSON lines), for the server helpers and the demo ----------
+
+_OLLAMA_DONE = {"stop": "stop", "length": "length", "tool_calls": "stop"}
+
+
+class OllamaEncoder(ChunkEncoder):
+    """Ollama ``/api/chat`` NDJSON: one line per delta (``message.content`` /
+    ``message.thinking`` / whole ``message.tool_calls``), then a ``"done": true`` line carrying
+    ``done_reason`` and the token counts. An error is a ``{"error": "..."}`` line."""
+
+    framing: EncoderFraming = "ndjson"
+    format = "ollama"
+
+    def __init__(self, *, created_at: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._created_at = created_at
+        self._reason: str | None = None
+        self._usage: Usage | None = None
+
+    def _line(self, message: dict[str, Any], **extra: Any) -> WireOut:
+        created = self._created_at or datetime.datetime.fromtimestamp(
+            self.now or 0, datetime.timezone.utc
+        ).isoformat().replace("+00:00", "Z")
+        body = {
+            "model": self.model or "sansstream",
+            "created_at": created,
+            "message": {"role": "assistant", **message},
+            **extra,
+        }
+        return JSONValue(body)
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.model = chunk.model or self.model
+            return []
+        if isinstance(chunk, (TextDelta, RefusalDelta)):
+            return [self._line({"content": chunk.text}, done=False)]
+        if isinstance(chunk, ReasoningDelta):
+            return [self._line({"content": "", "thinking": chunk.text}, done=False)] if chunk.text else []
+        if isinstance(chunk, ToolCallEnd):
+            call = {
+                "function": {"name": chunk.name, "arguments": chunk.input if chunk.input is not None else {}}
+            }
+            return [self._line({"content": "", "tool_calls": [call]}, done=False)]
+        if isinstance(chunk, Finish):
+            self._reason = (
+                chunk.raw_reason
+                if chunk.raw_reason in ("stop", "length")
+                else _OLLAMA_DONE.get(chunk.reason, "stop")
+            )
+            return []
+        if isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+            return []
+        if isinstance(chunk, StreamError):
+            return [JSONValue({"error": chunk.error.message})]
+        if isinstance(chunk, Done):
+            extra: dict[str, Any] = {"done_reason": self._reason or "stop", "done": True}
+            if self._usage is not None:
+                if self._usage.input_tokens is not None:
+                    extra["prompt_eval_count"] = self._usage.input_tokens
+                if self._usage.output_tokens is not None:
+                    extra["eval_count"] = self._usage.output_tokens
+            return [self._line({"content": ""}, **extra)]
+        return []
+
+
 class OllamaProvider(Provider):
     """``ollama``: POST ``{base}/api/chat`` (or ``/api/generate`` with ``endpoint="generate"``)."""
 
     name = "ollama"
+    encoder_class = OllamaEncoder
     framing = "ndjson"
     default_base_url = f"http://localhost:{DEFAULT_PORT}"
     api_key_env: tuple[str, ...] = ()

@@ -25,18 +25,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import (
+from ..core import dumps_wire
+from ..model import (
     Chunk,
+    Comment,
     Done,
     Finish,
+    JSONValue,
     ReasoningDelta,
     RefusalDelta,
+    RemoteProtocolError,
     ResponseStart,
+    ServerSentEvent,
+    SSEField,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
     Usage,
+    WireEvent,
     text_delta,
 )
-from ..model._errors import RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, SSEField, WireEvent
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -54,8 +64,16 @@ from ._common import (
     tool_call_id,
     unknown_role,
 )
+from ._encoder import ChunkEncoder, WireOut
 
-__all__ = ["OpenAIProvider", "OpenAIDecoder", "openai_usage", "openai_messages", "openai_tools"]
+__all__ = [
+    "OpenAIProvider",
+    "OpenAIDecoder",
+    "openai_usage",
+    "openai_messages",
+    "openai_tools",
+    "OpenAIEncoder",
+]
 
 FINISH_MAP = {
     "stop": "stop",
@@ -353,11 +371,135 @@ def openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
+# -- wire encoder (chunks → Chat Completions SSE), for the server helpers and the demo ---------
+
+_WIRE_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+
+
+class OpenAIEncoder(ChunkEncoder):
+    """OpenAI Chat Completions chunks: role chunk, deltas, finish chunk, usage chunk with empty
+    ``choices``, ``data: [DONE]``. Reasoning goes out as ``delta.reasoning_content`` (the field
+    DeepSeek, vLLM and others use); tool calls as ``delta.tool_calls`` fragments; an error as
+    ``{"error": {...}}`` in a data line. ``created`` is ``now`` (0 when not given)."""
+
+    format = "openai"
+    multi_choice = True
+
+    def __init__(self, *, created: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.created = int(self.now or 0) if created is None else created
+        self._roles: set[int] = set()
+        self._tool_args: dict[tuple[int, int], bool] = {}  # (choice, index) -> arguments sent
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ServerSentEvent:
+        body: dict[str, Any] = {
+            "id": self.id or "chatcmpl-sansstream",
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model or "sansstream",
+            "choices": choices,
+            **extra,
+        }
+        return ServerSentEvent(dumps_wire(body))
+
+    def _delta(
+        self, choice: int, delta: dict[str, Any], finish: str | None = None, **extra: Any
+    ) -> list[WireOut]:
+        if choice not in self._roles:
+            self._roles.add(choice)
+            if "role" not in delta:
+                delta = {"role": "assistant", **delta}
+        entry = {"index": choice, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return [self._chunk([entry], **extra)]
+
+    def _tool_call(self, chunk: ToolCallStart | ToolCallDelta | ToolCallEnd) -> list[WireOut]:
+        key = (chunk.choice, chunk.index)
+        if isinstance(chunk, ToolCallStart):
+            self._tool_args[key] = False
+            call: dict[str, Any] = {
+                "index": chunk.index,
+                "id": chunk.id,
+                "type": "function",
+                "function": {"name": chunk.name, "arguments": ""},
+            }
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        if isinstance(chunk, ToolCallDelta):
+            self._tool_args[key] = True
+            call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        if key not in self._tool_args:  # never started: send the call whole
+            self._tool_args[key] = True
+            call = {
+                "index": chunk.index,
+                "id": chunk.id,
+                "type": "function",
+                "function": {"name": chunk.name, "arguments": chunk.arguments},
+            }
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        if not self._tool_args[key] and chunk.arguments:
+            self._tool_args[key] = True
+            call = {"index": chunk.index, "function": {"arguments": chunk.arguments}}
+            return self._delta(chunk.choice, {"tool_calls": [call]})
+        return []
+
+    @staticmethod
+    def _finish_reason(chunk: Finish) -> str:
+        if chunk.raw_reason in _WIRE_FINISH:
+            return chunk.raw_reason
+        return chunk.reason if chunk.reason in _WIRE_FINISH else "stop"
+
+    @staticmethod
+    def _usage(chunk: Usage) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": chunk.input_tokens or 0,
+            "completion_tokens": chunk.output_tokens or 0,
+            "total_tokens": chunk.total_tokens
+            if chunk.total_tokens is not None
+            else (chunk.input_tokens or 0) + (chunk.output_tokens or 0),
+        }
+        if chunk.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": chunk.cached_tokens}
+        if chunk.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": chunk.reasoning_tokens}
+        return usage
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            if 0 in self._roles:
+                return []
+            return self._delta(0, {"role": "assistant", "content": ""})
+        if isinstance(chunk, TextDelta):
+            return self._delta(chunk.choice, {"content": chunk.text})
+        if isinstance(chunk, ReasoningDelta):
+            return self._delta(chunk.choice, {"reasoning_content": chunk.text}) if chunk.text else []
+        if isinstance(chunk, RefusalDelta):
+            return self._delta(chunk.choice, {"refusal": chunk.text})
+        if isinstance(chunk, (ToolCallStart, ToolCallDelta, ToolCallEnd)):
+            return self._tool_call(chunk)
+        if isinstance(chunk, Finish):
+            return self._delta(chunk.choice, {}, finish=self._finish_reason(chunk))
+        if isinstance(chunk, Usage):
+            return [self._chunk([], usage=self._usage(chunk))]
+        if isinstance(chunk, StreamError):
+            err = chunk.error
+            return [
+                ServerSentEvent(
+                    dumps_wire({"error": {"message": err.message, "type": err.type, "code": err.code}})
+                )
+            ]
+        if isinstance(chunk, Done):
+            return [ServerSentEvent("[DONE]")]
+        return []  # ToolResult: Chat Completions has no server-side tool results
+
+
 class OpenAIProvider(Provider):
     """OpenAI Chat Completions (``POST {base}/chat/completions``); any compatible server via
     ``base_url``."""
 
     name = "openai"
+    encoder_class = OpenAIEncoder
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
     api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)

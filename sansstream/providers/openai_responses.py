@@ -32,9 +32,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, RefusalDelta, ResponseStart, text_delta
-from ..model._errors import RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
+from ..core import dumps_wire
+from ..model import (
+    Chunk,
+    Comment,
+    Done,
+    Finish,
+    JSONValue,
+    ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -50,8 +68,9 @@ from ._common import (
     tool_call_id,
     unknown_role,
 )
+from ._encoder import ChunkEncoder, WireOut
 
-__all__ = ["OpenAIResponsesProvider", "OpenAIResponsesDecoder", "responses_usage"]
+__all__ = ["OpenAIResponsesProvider", "OpenAIResponsesDecoder", "responses_usage", "OpenAIResponsesEncoder"]
 
 INCOMPLETE_MAP = {
     "max_output_tokens": "length",
@@ -292,10 +311,253 @@ def _input_items(messages: Sequence[Message]) -> tuple[str | None, list[dict[str
     return ("\n\n".join(instructions) if instructions else None), items
 
 
+# -- wire encoder (chunks → Responses stream events), for the server helpers and the demo --------
+
+_INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+class OpenAIResponsesEncoder(ChunkEncoder):
+    """The Responses API event sequence, every event named by its ``type`` and numbered by
+    ``sequence_number``: ``response.created`` / ``.in_progress``; a ``message`` output item for
+    text and refusals (``output_text`` / ``refusal`` content parts and their deltas); a
+    ``reasoning`` item whose summary parts carry the reasoning text (one part per reasoning
+    block); a ``function_call`` item per tool call (``function_call_arguments.delta`` /
+    ``.done``); and the terminal ``response.completed`` (or ``response.incomplete`` for a
+    ``length`` or ``content_filter`` finish) carrying the usage. An error is an ``error`` event.
+    ``created_at`` is ``now`` (0 when not given). One choice."""
+
+    format = "openai-responses"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._sequence = 0
+        self._started = False
+        self._open: tuple[str, str, int] | None = None  # (item kind, item id, output index)
+        self._part: tuple[str, int] | None = None  # (content kind or "summary", part index)
+        self._text = ""  # the open part's text so far (the .done events repeat it)
+        self._reasoning_block: int | None = None
+        self._calls: dict[int, tuple[str, int, str | None, str, list[str]]] = {}
+        self._items: list[dict[str, Any]] = []  # finished output items, for the terminal event
+        self._contents: list[dict[str, Any]] = []  # the open item's content or summary parts
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def _event(self, kind: str, **fields: Any) -> ServerSentEvent:
+        payload = {"type": kind, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return ServerSentEvent(dumps_wire(payload), event=kind)
+
+    def _response(self, status: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": self.id or "resp_sansstream",
+            "object": "response",
+            "created_at": int(self.now or 0),
+            "status": status,
+            "model": self.model or "sansstream",
+            "output": list(self._items) if status != "in_progress" else [],
+            **fields,
+        }
+
+    def _start(self) -> list[WireOut]:
+        if self._started:
+            return []
+        self._started = True
+        return [
+            self._event("response.created", response=self._response("in_progress")),
+            self._event("response.in_progress", response=self._response("in_progress")),
+        ]
+
+    def _next_index(self) -> int:
+        return len(self._items) + len(self._calls) + (1 if self._open else 0)
+
+    def _close_part(self) -> list[WireOut]:
+        if self._part is None or self._open is None:
+            return []
+        kind, index = self._part
+        _, item_id, output_index = self._open
+        self._part = None
+        where = {"item_id": item_id, "output_index": output_index}
+        part: dict[str, Any]
+        if kind == "summary":
+            part = {"type": "summary_text", "text": self._text}
+            return [
+                self._event(
+                    "response.reasoning_summary_text.done", **where, summary_index=index, text=self._text
+                ),
+                self._event("response.reasoning_summary_part.done", **where, summary_index=index, part=part),
+            ]
+        part = {"type": kind, kind if kind == "refusal" else "text": self._text}
+        if kind == "output_text":
+            part["annotations"] = []
+        done = "response.output_text.done" if kind == "output_text" else "response.refusal.done"
+        field = "text" if kind == "output_text" else "refusal"
+        return [
+            self._event(done, **where, content_index=index, **{field: self._text}),
+            self._event("response.content_part.done", **where, content_index=index, part=part),
+        ]
+
+    def _close_item(self) -> list[WireOut]:
+        out = self._close_part()
+        if self._open is None:
+            return out
+        kind, item_id, output_index = self._open
+        self._open = None
+        item: dict[str, Any] = {"id": item_id, "type": kind}
+        if kind == "message":
+            item.update(status="completed", role="assistant", content=self._contents)
+        else:
+            item["summary"] = self._contents
+        self._items.append(item)
+        out.append(self._event("response.output_item.done", output_index=output_index, item=item))
+        return out
+
+    def _item(self, kind: str) -> list[WireOut]:
+        """Make sure an output item of ``kind`` is open."""
+        if self._open is not None and self._open[0] == kind:
+            return []
+        out = self._close_item()
+        index = self._next_index()
+        item_id = f"{'msg' if kind == 'message' else 'rs'}_{index}"
+        self._open = (kind, item_id, index)
+        self._contents = []
+        item: dict[str, Any] = {"id": item_id, "type": kind}
+        if kind == "message":
+            item.update(status="in_progress", role="assistant", content=[])
+        else:
+            item["summary"] = []
+        out.append(self._event("response.output_item.added", output_index=index, item=item))
+        return out
+
+    def _delta(self, item_kind: str, part_kind: str, text: str, *, new_part: bool = False) -> list[WireOut]:
+        out = self._item(item_kind)
+        assert self._open is not None
+        _, item_id, output_index = self._open
+        where = {"item_id": item_id, "output_index": output_index}
+        if self._part is None or self._part[0] != part_kind or new_part:
+            out += self._close_part()
+            index = len(self._contents)
+            self._part = (part_kind, index)
+            self._text = ""
+            if part_kind == "summary":
+                part: dict[str, Any] = {"type": "summary_text", "text": ""}
+                self._contents.append(part)
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.added", **where, summary_index=index, part=part
+                    )
+                )
+            else:
+                part = {"type": part_kind, "text" if part_kind == "output_text" else "refusal": ""}
+                self._contents.append(part)
+                out.append(
+                    self._event("response.content_part.added", **where, content_index=index, part=part)
+                )
+        kind, index = self._part
+        self._text += text
+        self._contents[index] = {
+            **self._contents[index],
+            "text" if kind != "refusal" else "refusal": self._text,
+        }
+        if kind == "summary":
+            out.append(
+                self._event("response.reasoning_summary_text.delta", **where, summary_index=index, delta=text)
+            )
+        elif kind == "output_text":
+            out.append(self._event("response.output_text.delta", **where, content_index=index, delta=text))
+        else:
+            out.append(self._event("response.refusal.delta", **where, content_index=index, delta=text))
+        return out
+
+    def _call(self, chunk: ToolCallStart | ToolCallDelta | ToolCallEnd) -> list[WireOut]:
+        out: list[WireOut] = []
+        if chunk.index not in self._calls:
+            out += self._close_item()
+            output_index = self._next_index()
+            item_id = f"fc_{output_index}"
+            call_id = None if isinstance(chunk, ToolCallDelta) else chunk.id
+            name = "" if isinstance(chunk, ToolCallDelta) else chunk.name
+            self._calls[chunk.index] = (item_id, output_index, call_id, name, [])
+            item = {"id": item_id, "type": "function_call", "status": "in_progress", "arguments": "",
+                    "call_id": call_id, "name": name}  # fmt: skip
+            out.append(self._event("response.output_item.added", output_index=output_index, item=item))
+        item_id, output_index, call_id, name, fragments = self._calls[chunk.index]
+        where = {"item_id": item_id, "output_index": output_index}
+        fragment = chunk.arguments if isinstance(chunk, ToolCallDelta) else ""
+        if isinstance(chunk, ToolCallEnd) and not fragments:
+            fragment = chunk.arguments
+        if fragment:
+            fragments.append(fragment)
+            out.append(self._event("response.function_call_arguments.delta", **where, delta=fragment))
+        if isinstance(chunk, ToolCallEnd):
+            del self._calls[chunk.index]
+            arguments = "".join(fragments)
+            out.append(self._event("response.function_call_arguments.done", **where, arguments=arguments))
+            item = {"id": item_id, "type": "function_call", "status": "completed", "arguments": arguments,
+                    "call_id": call_id or chunk.id, "name": name or chunk.name}  # fmt: skip
+            self._items.append(item)
+            out.append(self._event("response.output_item.done", output_index=output_index, item=item))
+        return out
+
+    def _usage_body(self) -> dict[str, Any] | None:
+        usage = self._usage
+        if usage is None:
+            return None
+        body: dict[str, Any] = {
+            "input_tokens": usage.input_tokens or 0,
+            "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
+            "output_tokens": usage.output_tokens or 0,
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+            "total_tokens": usage.total_tokens
+            if usage.total_tokens is not None
+            else (usage.input_tokens or 0) + (usage.output_tokens or 0),
+        }
+        return body
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        if isinstance(chunk, ResponseStart):
+            self.id = chunk.id or self.id
+            self.model = chunk.model or self.model
+            return self._start()
+        out = self._start()
+        if isinstance(chunk, TextDelta):
+            out += self._delta("message", "output_text", chunk.text) if chunk.text else []
+        elif isinstance(chunk, RefusalDelta):
+            out += self._delta("message", "refusal", chunk.text) if chunk.text else []
+        elif isinstance(chunk, ReasoningDelta):
+            if chunk.text:
+                new_part = self._reasoning_block is not None and chunk.block != self._reasoning_block
+                self._reasoning_block = chunk.block
+                out += self._delta("reasoning", "summary", chunk.text, new_part=new_part)
+        elif isinstance(chunk, (ToolCallStart, ToolCallDelta, ToolCallEnd)):
+            out += self._call(chunk)
+        elif isinstance(chunk, Finish):
+            self._finish = chunk
+        elif isinstance(chunk, Usage):
+            self._usage = chunk if self._usage is None else self._usage.merged(chunk)
+        elif isinstance(chunk, StreamError):
+            err = chunk.error
+            out.append(self._event("error", code=err.code, message=err.message, param=None))
+        elif isinstance(chunk, Done):
+            out += self._close_item()
+            for index in list(self._calls):  # calls a source never ended
+                out += self._call(ToolCallEnd(index=index, id=None, name="", arguments="", input=None))
+            usage = self._usage_body()
+            reason = _INCOMPLETE_REASONS.get(self._finish.reason) if self._finish is not None else None
+            if reason is not None:
+                response = self._response("incomplete", incomplete_details={"reason": reason}, usage=usage)
+                out.append(self._event("response.incomplete", response=response))
+            else:
+                out.append(
+                    self._event("response.completed", response=self._response("completed", usage=usage))
+                )
+        return out
+
+
 class OpenAIResponsesProvider(Provider):
     """OpenAI Responses (``POST {base}/responses``)."""
 
     name = "openai-responses"
+    encoder_class = OpenAIResponsesEncoder
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
     api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)

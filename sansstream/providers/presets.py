@@ -53,7 +53,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..model._chunks import Chunk, ToolResult
+from ..model import Chunk, ToolResult
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
 from .openai import OpenAIDecoder, OpenAIProvider
 

@@ -39,9 +39,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..model._chunks import Chunk, Done, Finish, ReasoningDelta, ResponseStart, ToolResult, text_delta
-from ..model._errors import ConfigurationError, RemoteProtocolError
-from ..model._events import Comment, JSONValue, ServerSentEvent, WireEvent
+from ..model import (
+    Chunk,
+    Comment,
+    ConfigurationError,
+    Done,
+    Finish,
+    JSONValue,
+    LocalProtocolError,
+    ReasoningDelta,
+    RefusalDelta,
+    RemoteProtocolError,
+    ResponseStart,
+    ServerSentEvent,
+    StreamError,
+    TextDelta,
+    ToolCallEnd,
+    ToolResult,
+    Usage,
+    WireEvent,
+    text_delta,
+)
 from ._base import Decoder, Framing, HTTPRequest, Message, Provider, ToolSpec
 from ._common import (
     ToolCallTracker,
@@ -53,8 +71,9 @@ from ._common import (
     normalize_finish,
     provider_error,
 )
+from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 
-__all__ = ["SlopProvider", "SlopDecoder"]
+__all__ = ["SlopProvider", "SlopDecoder", "SlopEncoder", "chunk_to_slop"]
 
 _NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq", "application/ndjson")
 
@@ -200,10 +219,72 @@ class SlopDecoder(Decoder):
         return []  # unknown types: ignored, so the protocol can grow
 
 
+# -- wire encoder (chunks → SLOP events), for the server helpers and the demo ---------------------
+
+
+def chunk_to_slop(chunk: Chunk) -> dict[str, Any] | None:
+    """The SLOP JSON object for one chunk (the top-level form described in
+    ``sansstream.providers.slop``), or ``None`` for chunk kinds SLOP has no event for: tool-call
+    fragments (SLOP sends a tool call whole, at its end) and empty reasoning (signatures).
+
+    Start, usage and finish go out as SLOP's optional ``start`` / ``usage`` / ``finish`` events,
+    so a SLOP reader assembles the same result as a reader of the provider's own format.
+    """
+    if isinstance(chunk, TextDelta):
+        return {"type": "content", "content": chunk.text}
+    if isinstance(chunk, RefusalDelta):
+        return {"type": "content", "content": chunk.text}
+    if isinstance(chunk, ReasoningDelta):
+        return {"type": "thinking", "content": chunk.text} if chunk.text else None
+    if isinstance(chunk, ToolCallEnd):
+        return {"type": "tool_start", "id": chunk.id, "name": chunk.name, "arguments": chunk.arguments}
+    if isinstance(chunk, ToolResult):
+        if chunk.tool_call_id is None:  # the nested form: no top-level id to select the flat one
+            return {"type": "tool_result", "content": {"content": chunk.content}}
+        return {"type": "tool_result", "id": chunk.tool_call_id, "content": chunk.content}
+    if isinstance(chunk, StreamError):
+        err = chunk.error
+        out: dict[str, Any] = {"type": "error", "message": err.message}
+        if err.type is not None:
+            out["error_type"] = err.type
+        if err.code is not None:
+            out["code"] = err.code
+        out["retryable"] = err.retryable
+        return out
+    if isinstance(chunk, Done):
+        return {"type": "done"}
+    if isinstance(chunk, ResponseStart):
+        return {"type": "start", "id": chunk.id, "model": chunk.model}
+    if isinstance(chunk, Usage):
+        fields = ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_tokens")
+        counts = {name: getattr(chunk, name) for name in fields if getattr(chunk, name) is not None}
+        return {"type": "usage", "content": counts}
+    if isinstance(chunk, Finish):
+        return {"type": "finish", "content": chunk.raw_reason or chunk.reason}
+    return None
+
+
+class SlopEncoder(ChunkEncoder):
+    """SLOP: one JSON object per chunk (``chunk_to_slop``), over SSE (default) or NDJSON."""
+
+    format = "slop"
+
+    def __init__(self, *, framing: EncoderFraming = "sse", **kw: Any) -> None:
+        super().__init__(**kw)
+        if framing not in ("sse", "ndjson"):
+            raise LocalProtocolError(f"SLOP is written as sse or ndjson, not {framing!r}")
+        self.framing = framing
+
+    def _encode(self, chunk: Chunk) -> list[WireOut]:
+        payload = chunk_to_slop(chunk)
+        return [] if payload is None else [self._json(payload)]
+
+
 class SlopProvider(Provider):
     """A SLOP endpoint: ``POST {base_url}`` with ``{"model", "messages", "stream": true}``."""
 
     name = "slop"
+    encoder_class = SlopEncoder
     framing = "sse"
     default_base_url = ""
     api_key_env: tuple[str, ...] = ()

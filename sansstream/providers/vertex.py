@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..model._errors import ConfigurationError
+from ..model import ConfigurationError
 from ._base import HTTPRequest, Message, ToolSpec
 from ._hosted import json_request, split_headers
 from .anthropic import AnthropicDecoder, AnthropicProvider
@@ -84,6 +84,11 @@ class _VertexMixin:
     base_url_vars: ClassVar[tuple[str, ...]] = ()
     default_location: ClassVar[str | None] = "global"
     publisher: ClassVar[str]
+
+    def local_options(self, server_url: str) -> dict[str, Any]:
+        """A local server stands in for the regional endpoint; a project and location are still
+        part of every Vertex URL."""
+        return {"base_url": server_url, "project": "sansstream-local", "location": "us-central1"}
 
     def defaults_from_env(self, env: Mapping[str, str]) -> dict[str, Any]:
         """``api_key`` (the access token), ``project``, ``location`` and ``base_url`` from the

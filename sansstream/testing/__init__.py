@@ -25,6 +25,7 @@ Example::
         assert events == expected
 """
 
+from ..model import present
 from . import _rechunk as _rechunk_all
 from . import _recovery as _recovery_all
 from . import _responses as _responses_all
@@ -42,3 +43,5 @@ __all__ += _recovery_all.__all__
 __all__ += _responses_all.__all__
 __all__ += _server_all.__all__
 __all__ += _strategies_all.__all__
+
+present(globals(), __all__, __name__)

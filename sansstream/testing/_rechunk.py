@@ -25,7 +25,7 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from ..model._errors import LocalProtocolError
+from ..model import LocalProtocolError
 
 __all__ = ["rechunk", "at_offsets", "RechunkMode", "MODES"]
 

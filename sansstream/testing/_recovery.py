@@ -475,7 +475,7 @@ class ProviderEmulator:
         return out
 
     def _bedrock(self, reply: str, reasoning: str, tool: tuple[str, str] | None) -> list[bytes]:
-        from ..core._eventstream import encode_event_stream_message
+        from ..core import encode_event_stream_message
 
         def frame(name: str, payload: dict[str, Any]) -> bytes:
             headers = [

@@ -2,7 +2,9 @@
 
 ``chat_response("Hello!", format="openai")`` is a ``FixtureResponse`` whose body is an
 OpenAI-compatible stream of that reply (role chunk, one delta per word, finish, usage,
-``[DONE]``), with the content type the provider uses and, with ``delay``, a realistic pace. It
+``[DONE]``), with the content type the provider uses and, with ``delay``, a realistic pace.
+``format`` is any provider with a wire encoder (the provider module's own ``ChunkEncoder``):
+``gemini``, ``cohere``, ``bedrock``'s event-stream frames… It
 also takes chunks (``sansstream.server.stream_response`` or hand-made ones, errors included), so a
 test can serve exactly the stream it needs to the code under test.
 
@@ -22,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..model._chunks import Chunk
-from ..server import WireFormat, ndjson_stream, sse_stream, stream_response
+from ..model import Chunk, Done
+from ..providers import encode_chunks
+from ..server import WireFormat, chunk_encoder, stream_response
 from ._server import FixtureResponse
 
 __all__ = ["chat_response", "CONTENT_TYPES"]
@@ -34,7 +37,7 @@ CONTENT_TYPES: dict[str, str] = {
     "slop": "text/event-stream",
     "ollama": "application/x-ndjson",
 }
-"""The content type each wire format is served with."""
+"""The content type these wire formats are served with (others: their encoder's)."""
 
 
 def chat_response(
@@ -49,20 +52,10 @@ def chat_response(
     """A ``FixtureResponse`` streaming ``reply`` (text, or chunks) in ``format``: one wire event
     per body slice, ``delay`` seconds apart. ``done=False`` leaves out the terminal marker (a
     truncated stream); other keyword arguments go to ``FixtureResponse`` (status, faults…)."""
-    chunks = stream_response(reply, model=model) if isinstance(reply, str) else reply
-    writer = ndjson_stream if format == "ollama" else sse_stream
-    body = list(writer(chunks, format=format, done=done, model=model))
-    if not done:
-        body = [piece for piece in body if not _is_terminal(piece, format)]
-    return FixtureResponse(body, delay=delay, content_type=CONTENT_TYPES[format], **options)
-
-
-def _is_terminal(piece: bytes, format: str) -> bool:
-    # stream_response() itself ends with Done; with done=False the marker it produced goes too.
-    markers = {
-        "openai": b"data: [DONE]",
-        "anthropic": b"event: message_stop",
-        "slop": b'"type":"done"',
-        "ollama": b'"done":true',
-    }
-    return markers[format] in piece
+    chunks: Iterable[Chunk] = stream_response(reply, model=model) if isinstance(reply, str) else reply
+    if not done:  # a truncated stream: no Done, so no terminal marker (nor what waits for it)
+        chunks = [c for c in chunks if not isinstance(c, Done)]
+    encoder = chunk_encoder(format, model=model)
+    body = list(encode_chunks(encoder, chunks, done=done))
+    content_type = CONTENT_TYPES.get(format, encoder.content_type)
+    return FixtureResponse(body, delay=delay, content_type=content_type, **options)

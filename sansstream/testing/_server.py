@@ -32,7 +32,7 @@ from typing import Literal, Union
 
 import h11
 
-from ..transports._http import Headers
+from ..transports import Headers
 
 __all__ = ["FixtureServer", "FixtureResponse", "ReceivedRequest"]
 

@@ -24,8 +24,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..model._errors import ConfigurationError
-from ..model._events import ServerSentEvent
+from ..model import ConfigurationError, ServerSentEvent
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy

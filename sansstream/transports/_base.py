@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..providers._base import HTTPRequest
+from ..model import HTTPRequest
 
 __all__ = ["Timeouts", "Transport", "TransportResponse", "DEFAULT_TIMEOUTS", "AbortHandle"]
 

@@ -45,15 +45,15 @@ from urllib.parse import unquote, urlsplit
 
 import h11
 
-from ..model._errors import (
+from ..model import (
     ConfigurationError,
     ConnectTimeout,
     FirstByteTimeout,
+    HTTPRequest,
     RemoteProtocolError,
     StreamCancelled,
     TransportError,
 )
-from ..providers._base import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import ContentDecoder, Headers, content_decoder, encode_header_value, read_timeout_error
 from ._secrets import redact_url, scrub, secret_values

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..model._errors import (
+from ..model import (
     ConfigurationError,
     HTTPStatusError,
     ReadTimeout,

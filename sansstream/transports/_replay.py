@@ -50,15 +50,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..model import _errors
-from ..model._errors import (
+from .. import model as _model
+from ..model import (
+    SECRET_HEADERS,
     FirstByteTimeout,
+    HTTPRequest,
     LocalProtocolError,
     SansStreamError,
     StreamCancelled,
     TransportError,
 )
-from ..providers._base import SECRET_HEADERS, HTTPRequest
 from ._base import AbortHandle, Transport, TransportResponse
 from ._http import Headers, read_timeout_error
 from ._secrets import SECRET_QUERY, redact_url, scrub, scrub_values, secret_values
@@ -224,9 +225,9 @@ def _error_from_record(record: Mapping[str, Any] | None, where: str) -> SansStre
     record = record or {}
     name = str(record.get("type", "TransportError"))
     message = str(record.get("message", "the recorded stream failed"))
-    cls = getattr(_errors, name, None)
-    simple = (TransportError, _errors.StreamTimeout, _errors.RemoteProtocolError, StreamCancelled)
-    if isinstance(cls, type) and issubclass(cls, simple) and cls is not _errors.IncompleteStreamError:
+    cls = getattr(_model, name, None)
+    simple = (TransportError, _model.StreamTimeout, _model.RemoteProtocolError, StreamCancelled)
+    if isinstance(cls, type) and issubclass(cls, simple) and cls is not _model.IncompleteStreamError:
         try:
             error: SansStreamError = cls(f"{message} (replayed from {where})")
             return error

@@ -41,16 +41,16 @@ import urllib3.connectionpool
 import urllib3.exceptions
 import urllib3.response
 
-from ..model._errors import (
+from ..model import (
     ConfigurationError,
     ConnectTimeout,
     FirstByteTimeout,
+    HTTPRequest,
     RemoteProtocolError,
     SansStreamError,
     StreamCancelled,
     TransportError,
 )
-from ..providers._base import HTTPRequest
 from ._base import AbortHandle, TransportResponse
 from ._http import (
     DECOMPRESSION_RATIO_GRACE,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..providers._base import SECRET_HEADERS
+from ..model import SECRET_HEADERS
 
 __all__ = [
     "REDACTED",
