@@ -91,17 +91,8 @@ assert events and values and frames and chunks and request.url
 """
 
 
-# Python 3.10's uuid imports platform, and with it subprocess, threading and selectors (3.11 and
-# later do not). core/_eventstream.py imports uuid at module level; the core restructure of this
-# round imports it only where a UUID header is built. Strict: this fails once that lands.
-UUID_PULLS_THREADS = pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    reason="Python 3.10's uuid loads threading; core/_eventstream.py should import uuid lazily",
-    strict=True,
-)
 
 
-@UUID_PULLS_THREADS
 def test_the_sans_io_layers_load_only_the_standard_library() -> None:
     loaded = _loaded_by(USE_THE_SANS_IO_LAYERS)
     assert "sansstream.core._sse" in loaded  # the probe really imported and ran the layers
@@ -124,7 +115,6 @@ def test_importing_the_package_loads_no_layer() -> None:
     assert _foreign(loaded) == []
 
 
-@UUID_PULLS_THREADS
 def test_a_sans_io_name_from_the_top_level_loads_no_transport() -> None:
     loaded = _loaded_by("import sansstream as ss\nss.SSEParser().feed(b'data: x\\n\\n')\nss.decode_stream")
     assert _foreign(loaded) == []

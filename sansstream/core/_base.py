@@ -12,8 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
-from ..model._errors import LocalProtocolError, RemoteProtocolError
-from ..model._events import END, NEED_DATA, EndOfStream, NeedData
+from ..model import END, NEED_DATA, EndOfStream, LocalProtocolError, NeedData, RemoteProtocolError
 
 __all__ = ["FramingParser", "drive"]
 

@@ -27,20 +27,24 @@ from __future__ import annotations
 import datetime
 import enum
 import struct
-import uuid
+import sys
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from ..model._errors import (
+from ..model import (
+    EventStreamMessage,
     EventTooLargeError,
+    HeaderValue,
     IncompleteStreamError,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from ..model._events import EventStreamMessage, HeaderValue
 from ._base import QueuedParser, drive
+
+if TYPE_CHECKING:
+    import uuid  # imported where a UUID is built: on Python 3.10, uuid loads threading
 
 __all__ = [
     "EventStreamParser",
@@ -148,7 +152,9 @@ class UUIDValue(bytes):
 
     @property
     def uuid(self) -> uuid.UUID:
-        return uuid.UUID(bytes=bytes(self))
+        import uuid as uuid_module
+
+        return uuid_module.UUID(bytes=bytes(self))
 
 
 _INT_RANGES: Final = {
@@ -413,7 +419,7 @@ def _natural_type(value: Any, name: str) -> HeaderType:
             return kind
     if isinstance(value, int):
         return HeaderType.INTEGER
-    if isinstance(value, (UUIDValue, uuid.UUID)):
+    if isinstance(value, UUIDValue) or _is_uuid(value):
         return HeaderType.UUID
     if isinstance(value, (bytes, bytearray, memoryview)):
         return HeaderType.BYTE_ARRAY
@@ -425,6 +431,13 @@ def _natural_type(value: Any, name: str) -> HeaderType:
         f"header {name!r}: cannot encode a {type(value).__name__} value; use bool, int, str, "
         "bytes, uuid.UUID, datetime or a typed wrapper (Int8, Int16, Int64, Timestamp, UUIDValue)"
     )
+
+
+def _is_uuid(value: object) -> bool:
+    """``isinstance(value, uuid.UUID)`` without importing uuid: a UUID can only exist once some
+    code imported the module."""
+    module = sys.modules.get("uuid")
+    return module is not None and isinstance(value, module.UUID)
 
 
 def _encode_value(name: str, value: Any, kind: HeaderType) -> bytes:
@@ -447,7 +460,7 @@ def _encode_value(name: str, value: Any, kind: HeaderType) -> bytes:
             )
         return code + struct.pack(fmt, value)
     if kind == HeaderType.UUID:
-        raw = value.bytes if isinstance(value, uuid.UUID) else value
+        raw = value.bytes if _is_uuid(value) else value
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != 16:
             raise LocalProtocolError(f"header {name!r}: a UUID value is a uuid.UUID or 16 bytes")
         return code + bytes(raw)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, cast
 
-from ..model._errors import LocalProtocolError
-from ..model._events import WireEvent
+from ..model import LocalProtocolError, WireEvent
 from ._base import FramingParser, drive
 from ._eventstream import EventStreamParser
 from ._jsonarray import JSONArrayParser

@@ -32,13 +32,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NoReturn
 
-from ..model._errors import (
+from ..model import (
     EventTooLargeError,
     IncompleteStreamError,
+    JSONValue,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from ..model._events import JSONValue
 from ._base import QueuedParser, drive
 
 __all__ = ["JSONArrayParser", "iter_json_array", "DEFAULT_MAX_ELEMENT_SIZE"]

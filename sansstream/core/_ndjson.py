@@ -25,16 +25,22 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Literal, NoReturn
 
-from ..model._errors import EventTooLargeError, LocalProtocolError, RemoteProtocolError, SansStreamError
-from ..model._events import (
+from ..model import (
     END,
     NEED_DATA,
     EndOfStream,
+    EventTooLargeError,
     JSONValue,
+    LocalProtocolError,
     NeedData,
-    _scan_once,  # json.loads' own scanner: (value, end) from an index
+    RemoteProtocolError,
+    SansStreamError,
 )
 from ._wirejson import dumps_wire
+
+# json.loads' own scanner, (value, end) from an index: the C one when CPython has it (see
+# sansstream.model.loads_json, which explains why one call of it is json.loads for a whole line).
+_scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 __all__ = ["NDJSONParser", "iter_ndjson", "encode_ndjson", "DEFAULT_MAX_LINE_SIZE"]
 

@@ -43,8 +43,18 @@ import dataclasses
 from collections.abc import Collection, Iterable, Iterator
 from typing import Final, Generic, Literal, TypeVar, overload
 
-from ..model._errors import EventTooLargeError, LocalProtocolError, SansStreamError
-from ..model._events import END, NEED_DATA, Comment, EndOfStream, NeedData, ServerSentEvent, SSEField
+from ..model import (
+    END,
+    NEED_DATA,
+    Comment,
+    EndOfStream,
+    EventTooLargeError,
+    LocalProtocolError,
+    NeedData,
+    SansStreamError,
+    ServerSentEvent,
+    SSEField,
+)
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",

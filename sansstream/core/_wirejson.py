@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from ..model._errors import LocalProtocolError
+from ..model import LocalProtocolError
 
 __all__ = ["dumps_wire"]
 

@@ -41,16 +41,23 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..core._base import FramingParser
-from ..model._chunks import Chunk, StreamError
-from ..model._errors import (
+from ..core import FramingParser
+from ..model import (
+    END,
+    NEED_DATA,
+    Accumulator,
+    ChatResult,
+    Chunk,
+    Comment,
+    EndOfStream,
     IncompleteStreamError,
     LocalProtocolError,
+    NeedData,
     RemoteProtocolError,
     SansStreamError,
+    StreamError,
+    WireEvent,
 )
-from ..model._events import END, NEED_DATA, Comment, EndOfStream, NeedData, WireEvent
-from ..model._result import Accumulator, ChatResult
 from ._base import Decoder, Framing, Provider
 from ._registry import get
 
@@ -65,7 +72,7 @@ _GATHER = 4096
 
 def _make_parser(framing: Framing, options: dict[str, Any]) -> FramingParser[WireEvent]:
     # Imported here so that importing the provider layer does not import every parser.
-    from ..core._framing import make_parser
+    from ..core import make_parser
 
     parser: FramingParser[WireEvent] = make_parser(framing, **options)
     return parser
