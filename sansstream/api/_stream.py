@@ -918,9 +918,12 @@ def stream_chat(
       provider takes an assistant prefix), or a ``RecoveryPolicy``; ``on_recover(marker)`` is
       called after each recovery. See ``sansstream.api._recovery``.
     - any other keyword (``max_tokens``, ``temperature``, ``reasoning``, ``extra_body``…) goes
-      to the provider's ``build_request``.
+      to the provider's ``build_request``; a name the provider does not know
+      (``Provider.accepted_options``) raises ``ConfigurationError`` with the closest known one.
+      ``extra_body={...}`` sends any request field as it is.
     """
     prov = get_provider(provider)
+    prov.check_options(options)  # a typo (temprature=) is refused, not sent
     environ: Mapping[str, str] = os.environ if env is None else env
     defaults = dict(prov.defaults_from_env(environ))
     key = api_key if api_key is not None else defaults.pop("api_key", None)

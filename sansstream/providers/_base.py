@@ -11,6 +11,7 @@ chunks before it were delivered.
 from __future__ import annotations
 
 import datetime
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
@@ -96,6 +97,11 @@ class Provider(ABC):
     content_types: tuple[str, ...] = ("text/event-stream",)
     """Response content types that mean "this is the stream" (a 2xx with another is an error)."""
     terminal_marker: str = ""
+    accepted_options: ClassVar[frozenset[str] | None] = None
+    """The keyword options ``build_request`` accepts (its own names, the API's request fields it
+    passes through by name, ``extra_body``, ``extra_headers``). ``stream_chat`` refuses any other
+    name with a did-you-mean, so a typo (``temprature=``) is not silently sent. ``None``: not
+    declared, every option is passed on (third-party providers, the open SLOP protocol)."""
     """How this provider's stream ends, in words (``"'data: [DONE]'"``), for the message of an
     ``IncompleteStreamError``."""
 
@@ -110,6 +116,25 @@ class Provider(ABC):
         if self.base_url_env and env.get(self.base_url_env):
             out["base_url"] = env[self.base_url_env]
         return out
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse option names this provider does not know (``accepted_options``), naming the
+        closest known one; ``extra_body=`` stays the way to send any field deliberately."""
+        known = self.accepted_options
+        if known is None:
+            return
+        unknown = sorted(name for name in options if name not in known)
+        if not unknown:
+            return
+        name = unknown[0]
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        others = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+        raise ConfigurationError(
+            f"unknown option {name!r}{others} for provider {self.name!r}{hint}; to send a request "
+            f"field sansstream does not know, pass it in extra_body={{{name!r}: ...}}. Known options: "
+            f"{', '.join(sorted(known))}. Nothing was sent."
+        )
 
     def sign(self, request: HTTPRequest, *, env: Mapping[str, str], now: datetime.datetime) -> HTTPRequest:
         """Last step before sending, for authentication that depends on the time (AWS SigV4).

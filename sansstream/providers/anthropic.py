@@ -571,6 +571,15 @@ class AnthropicEncoder(ChunkEncoder):
 class AnthropicProvider(Provider):
     """``anthropic``: POST ``{base}/v1/messages`` with ``stream: true``."""
 
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "max_tokens", "thinking", "thinking_budget", "stop", "temperature", "top_p", "top_k",
+            "tool_choice", "metadata", "service_tier", "container", "mcp_servers",
+            "context_management", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Messages request fields (Anthropic's API reference) and our ``thinking_budget``/``stop``."""
+
     name = "anthropic"
     encoder_class = AnthropicEncoder
     framing = "sse"

@@ -276,7 +276,7 @@ class AzureOpenAIProvider(_AzureMixin, OpenAIProvider):
     api_key_env = ()  # an API key *or* a token: checked by build_request
     base_url_env = None
     deployment_scoped = True
-    accepted_options: ClassVar[frozenset[str]] = CHAT_OPTIONS | AZURE_OPTIONS
+    accepted_options: ClassVar[frozenset[str] | None] = CHAT_OPTIONS | AZURE_OPTIONS
 
     def decoder(self) -> Decoder:
         return AzureDecoder()
@@ -295,19 +295,8 @@ class AzureResponsesProvider(_AzureMixin, OpenAIResponsesProvider):
     api_key_env = ()
     base_url_env = None
     deployment_scoped = False
-    accepted_options: ClassVar[frozenset[str]] = (
-        frozenset({"max_tokens", "max_output_tokens", "reasoning_effort", "reasoning_summary", "reasoning"})
-        | {
-            "temperature",
-            "top_p",
-            "tool_choice",
-            "parallel_tool_calls",
-            "text",
-            "store",
-            "previous_response_id",
-        }
-        | {"extra_body", "extra_headers"}
-        | AZURE_OPTIONS
+    accepted_options: ClassVar[frozenset[str] | None] = (
+        (OpenAIResponsesProvider.accepted_options or frozenset()) | AZURE_OPTIONS
     )
 
     def decoder(self) -> Decoder:

@@ -504,6 +504,16 @@ class BedrockProvider(Provider):
     """``bedrock``: POST ``https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse-stream``,
     signed with SigV4 (or sent with a Bedrock API key as a bearer token)."""
 
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "region", "max_tokens", "temperature", "top_p", "stop", "tool_choice",
+            "thinking_budget", "guardrailConfig", "additionalModelRequestFields",
+            "additionalModelResponseFieldPaths", "promptVariables", "requestMetadata",
+            "performanceConfig", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """ConverseStream request fields (Bedrock's API reference) and our common names."""
+
     name = "bedrock"
     encoder_class = BedrockEncoder
     framing = "eventstream"

@@ -404,7 +404,7 @@ class BedrockInvokeProvider(Provider):
     base_url_env = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
     content_types = ("application/vnd.amazon.eventstream",)
     terminal_marker = "the model's last chunk (message_stop, or a stop_reason / finish)"
-    accepted_options: ClassVar[frozenset[str]] = frozenset(
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
         {"region", "max_tokens", "temperature", "top_p", "top_k", "stop", "tool_choice", "thinking",
          "thinking_budget", "anthropic_version", "anthropic_beta", "family", "native_body",
          "guardrail", "guardrail_version", "trace", "extra_body", "extra_headers"}

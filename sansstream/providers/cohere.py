@@ -26,7 +26,7 @@ emitted there), and the ``[DONE]`` after it is accepted and ignored. A stream cu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import dumps_wire
 from ..model import (
@@ -406,6 +406,15 @@ class CohereProvider(Provider):
     terminal_marker = "a message-end event"
 
     _KNOWN_OPTIONS = ("top_p", "stop")
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "top_p", "stop", "temperature", "max_tokens", "k", "p", "stop_sequences", "seed",
+            "frequency_penalty", "presence_penalty", "response_format", "safety_mode",
+            "tool_choice", "documents", "citation_options", "thinking", "strict_tools",
+            "logprobs", "priority", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Cohere v2 chat request fields (Cohere's API reference) and our ``top_p``/``stop``."""
 
     def build_request(
         self,

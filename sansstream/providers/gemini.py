@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..core import dumps_wire
@@ -620,6 +620,15 @@ class GeminiEncoder(ChunkEncoder):
 
 class GeminiProvider(Provider):
     """``gemini``: POST ``{base}/v1beta/models/{model}:streamGenerateContent?alt=sse``."""
+
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "max_tokens", "temperature", "top_p", "top_k", "stop", "thinking", "thinking_budget",
+            "include_thoughts", "safetySettings", "toolConfig", "cachedContent", "labels",
+            "generationConfig", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Our names for generationConfig's common fields, and the request body's own fields."""
 
     name = "gemini"
     encoder_class = GeminiEncoder

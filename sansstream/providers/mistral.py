@@ -14,7 +14,7 @@ Requests are the Chat Completions shape without ``stream_options`` (usage is alw
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..model import (
     Chunk,
@@ -123,6 +123,15 @@ class MistralEncoder(OpenAIEncoder):
 
 class MistralProvider(OpenAIProvider):
     """Mistral La Plateforme chat completions."""
+
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "max_tokens", "temperature", "top_p", "stop", "random_seed", "response_format",
+            "tool_choice", "presence_penalty", "frequency_penalty", "n", "safe_prompt",
+            "parallel_tool_calls", "prediction", "prompt_mode", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Mistral chat completion request fields (Mistral's API reference)."""
 
     name = "mistral"
     encoder_class = MistralEncoder

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..model import (
@@ -273,6 +273,15 @@ class OllamaEncoder(ChunkEncoder):
 
 class OllamaProvider(Provider):
     """``ollama``: POST ``{base}/api/chat`` (or ``/api/generate`` with ``endpoint="generate"``)."""
+
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "endpoint", "temperature", "max_tokens", "top_p", "top_k", "seed", "stop", "options",
+            "think", "keep_alive", "format", "raw", "suffix", "images", "template", "context",
+            "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Our names for the model options, and /api/chat and /api/generate's own fields."""
 
     name = "ollama"
     encoder_class = OllamaEncoder

@@ -23,7 +23,7 @@ parallel calls still assemble correctly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import dumps_wire
 from ..model import (
@@ -494,6 +494,19 @@ class OpenAIEncoder(ChunkEncoder):
         return []  # ToolResult: Chat Completions has no server-side tool results
 
 
+CHAT_COMPLETIONS_OPTIONS: frozenset[str] = frozenset(
+    {
+        "include_usage", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+        "seed", "n", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+        "logit_bias", "tool_choice", "parallel_tool_calls", "response_format",
+        "reasoning_effort", "verbosity", "user", "store", "metadata", "modalities", "audio",
+        "prediction", "service_tier", "web_search_options", "prompt_cache_key",
+        "safety_identifier", "extra_body", "extra_headers",
+    }
+)  # fmt: skip
+"""Chat Completions request fields, sent by name (OpenAI's API reference)."""
+
+
 class OpenAIProvider(Provider):
     """OpenAI Chat Completions (``POST {base}/chat/completions``); any compatible server via
     ``base_url``."""
@@ -507,6 +520,7 @@ class OpenAIProvider(Provider):
     content_types = ("text/event-stream",)
     terminal_marker = "'data: [DONE]'"
     path = "/chat/completions"
+    accepted_options: ClassVar[frozenset[str] | None] = CHAT_COMPLETIONS_OPTIONS
 
     _KNOWN_OPTIONS = ("include_usage",)
 

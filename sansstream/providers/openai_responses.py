@@ -30,7 +30,7 @@ Mapping:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import dumps_wire
 from ..model import (
@@ -565,6 +565,16 @@ class OpenAIResponsesProvider(Provider):
     content_types = ("text/event-stream",)
     terminal_marker = "a response.completed, response.incomplete or response.failed event"
 
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
+        {
+            "max_tokens", "max_output_tokens", "reasoning_effort", "reasoning_summary", "reasoning",
+            "temperature", "top_p", "top_logprobs", "tool_choice", "parallel_tool_calls", "text",
+            "store", "background", "previous_response_id", "instructions", "include", "metadata",
+            "truncation", "service_tier", "user", "prompt_cache_key", "safety_identifier",
+            "max_tool_calls", "conversation", "prompt", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    """Responses request fields, sent by name (OpenAI's API reference)."""
     _KNOWN_OPTIONS = ("max_tokens", "max_output_tokens", "reasoning_effort", "reasoning_summary", "reasoning")
 
     def build_request(

@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 
 from ..model import Chunk, ToolResult
 from ._base import Decoder, HTTPRequest, Message, ToolSpec
-from .openai import OpenAIDecoder, OpenAIProvider
+from .openai import CHAT_COMPLETIONS_OPTIONS, OpenAIDecoder, OpenAIProvider
 
 __all__ = [
     "Preset",
@@ -66,30 +66,21 @@ __all__ = [
     "PerplexityDecoder",
 ]
 
-CHAT_OPTIONS = frozenset(
+CHAT_OPTIONS: frozenset[str] = CHAT_COMPLETIONS_OPTIONS | frozenset(
     {
-        "include_usage",
-        "max_tokens",
-        "max_completion_tokens",
-        "temperature",
-        "top_p",
-        "stop",
-        "seed",
-        "n",
-        "presence_penalty",
-        "frequency_penalty",
-        "logprobs",
-        "top_logprobs",
-        "logit_bias",
-        "tool_choice",
-        "parallel_tool_calls",
-        "response_format",
-        "reasoning_effort",
-        "user",
-        "extra_body",
-        "extra_headers",
+        # sampling extensions most OpenAI-compatible servers take (vLLM, llama.cpp, LM Studio,
+        # Together, Fireworks, DeepInfra, OpenRouter…)
+        "top_k", "min_p", "repetition_penalty", "typical_p",
+        # structured output of local servers: vLLM's guided decoding, llama.cpp's grammar
+        "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "json_schema",
+        "chat_template_kwargs", "cache_prompt",
+        # service-specific fields: OpenRouter routing, reasoning and usage; xAI live search;
+        # Perplexity search; DeepSeek/Qwen thinking switches
+        "reasoning", "provider", "models", "route", "transforms", "usage", "search_parameters",
+        "search_domain_filter", "search_recency_filter", "return_images", "return_related_questions",
+        "thinking", "enable_thinking",
     }
-)
+)  # fmt: skip
 """The keyword options every preset's ``build_request`` knows by name (Chat Completions
 parameters plus ``extra_body`` / ``extra_headers``). ``OpenAICompatibleProvider.accepted_options``
 adds a preset's own."""
@@ -272,9 +263,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
     required) and its optional key variable is read by ``defaults_from_env``."""
 
     preset: ClassVar[Preset]
-    accepted_options: ClassVar[frozenset[str]] = CHAT_OPTIONS
-    """Keyword options ``build_request`` knows by name (others still go to the body as
-    Chat Completions parameters, as for ``openai``)."""
+    accepted_options: ClassVar[frozenset[str] | None] = CHAT_OPTIONS
+    """Keyword options ``build_request`` takes (``stream_chat`` refuses others; send any other
+    field with ``extra_body=``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -311,7 +302,7 @@ class OpenRouterProvider(_Preset):
     OpenRouter uses to attribute requests to an app (optional)."""
 
     preset = PRESETS["openrouter"]
-    accepted_options = CHAT_OPTIONS | {"app_url", "app_title"}
+    accepted_options = CHAT_OPTIONS | {"app_url", "app_title"}  # (headers: see the docstring)
 
     def build_request(
         self,

@@ -153,10 +153,10 @@ class VertexGeminiProvider(_VertexMixin, GeminiProvider):
     api_key_env = TOKEN_ENV
     base_url_env = None
     publisher = "google"
-    accepted_options: ClassVar[frozenset[str]] = frozenset(
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
         {"max_tokens", "temperature", "top_p", "top_k", "stop", "thinking", "thinking_budget",
          "include_thoughts", "extra_body", "extra_headers"}
-    ) | VERTEX_OPTIONS  # fmt: skip
+    ) | VERTEX_OPTIONS | (GeminiProvider.accepted_options or frozenset())  # fmt: skip
 
     def build_request(
         self,
@@ -199,10 +199,10 @@ class VertexAnthropicProvider(_VertexMixin, AnthropicProvider):
     location_env = ("CLOUD_ML_REGION", "GOOGLE_CLOUD_LOCATION")
     base_url_vars = ("ANTHROPIC_VERTEX_BASE_URL",)
     default_location = None
-    accepted_options: ClassVar[frozenset[str]] = frozenset(
+    accepted_options: ClassVar[frozenset[str] | None] = frozenset(
         {"max_tokens", "temperature", "top_p", "top_k", "stop", "tool_choice", "thinking",
          "thinking_budget", "anthropic_version", "extra_body", "extra_headers"}
-    ) | VERTEX_OPTIONS  # fmt: skip
+    ) | VERTEX_OPTIONS | (AnthropicProvider.accepted_options or frozenset())  # fmt: skip
 
     def build_request(
         self,
