@@ -403,9 +403,9 @@ def test_ndjson_line_limit_counts_whitespace_in_every_route(size: int) -> None:
 
 
 def test_the_default_takes_orjson_when_installed_and_none_keeps_to_the_stdlib() -> None:
-    from sansstream.core._ndjson import _accelerator
+    from sansstream.core._ndjson import auto_orjson_loads
 
-    assert _accelerator.orjson_loads is orjson.loads  # installed here (the test extra has it)
+    assert auto_orjson_loads() is orjson.loads  # installed here (the test extra has it)
     assert NDJSONParser()._orjson is orjson.loads
     assert NDJSONParser(orjson_loads=None)._orjson is None
     # A decoder of one's own wins over the default (no "not both" error).
@@ -425,8 +425,7 @@ def test_the_accelerators_can_be_turned_off_from_the_environment() -> None:
     import sys
 
     code = (
-        # The I/O layers hand orjson over when they load (the sans-IO ones import the stdlib only).
-        "import sansstream.transports\n"
+        # Chosen when the parser is built (orjson imported then, when installed and not turned off).
         "from sansstream.core import NDJSONParser\n"
         "print(NDJSONParser()._orjson is None)\n"
     )

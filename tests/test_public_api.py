@@ -96,6 +96,15 @@ assert events and values and frames and chunks and request.url
 def test_the_sans_io_layers_load_only_the_standard_library() -> None:
     loaded = _loaded_by(USE_THE_SANS_IO_LAYERS)
     assert "sansstream.core._sse" in loaded  # the probe really imported and ran the layers
+    # orjson, the optional pure accelerator, is imported by the first NDJSONParser built with
+    # orjson_loads="auto" (installed here: the test extra has it); nothing else from outside.
+    assert [m for m in _foreign(loaded) if m.partition(".")[0] != "orjson"] == []
+    assert "orjson" in loaded
+
+
+def test_importing_the_sans_io_layers_loads_no_accelerator() -> None:
+    loaded = _loaded_by("import sansstream.core, sansstream.model, sansstream.providers")
+    assert "sansstream.core._ndjson" in loaded
     assert _foreign(loaded) == []
     assert not [m for m in loaded if m.startswith(("sansstream.transports", "sansstream.api"))]
 

@@ -21,6 +21,7 @@ Rules (ndjson.org / JSON Lines, plus what servers really send):
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Literal, NoReturn
@@ -55,15 +56,23 @@ _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended th
 _NOTHING: Final = object()  # _take() found no complete value
 
 
-class _Accelerator:
-    """What ``orjson_loads="auto"`` (the default) means: ``orjson.loads`` when orjson is
-    installed, else None. The core imports nothing outside the standard library, so it does not
-    look for orjson itself: ``sansstream._accel``, above the core, sets this at import time."""
+@functools.cache
+def auto_orjson_loads() -> Callable[[bytes], Any] | None:
+    """What ``orjson_loads="auto"`` (the default) means, decided when the first parser is built:
+    ``orjson.loads`` when orjson is installed (the ``fast`` extra), else None; always None with
+    ``SANSSTREAM_NO_ACCEL=1`` in the environment. orjson is optional and pure (no I/O): it is
+    imported here, on first use, never when the core is imported, so ``import sansstream.core``
+    stays standard-library only (tests/test_layering.py allows exactly this lazy import)."""
+    import os
 
-    orjson_loads: Callable[[bytes], Any] | None = None
-
-
-_accelerator: Final = _Accelerator()
+    if os.environ.get("SANSSTREAM_NO_ACCEL", "") not in ("", "0"):
+        return None
+    try:
+        import orjson
+    except ImportError:
+        return None
+    loads: Callable[[bytes], Any] = orjson.loads
+    return loads
 
 # The optional orjson route (``NDJSONParser(orjson_loads=orjson.loads)``, or the default "auto"
 # when orjson is installed; the core imports no third-party package, so it is handed over).
@@ -162,9 +171,9 @@ class NDJSONParser:
                 raise LocalProtocolError(
                     f'orjson_loads must be orjson.loads, None or "auto", not {orjson_loads!r}'
                 )
-            # "auto": orjson's loads when it is installed (sansstream._accel hands it over),
-            # unless the caller brings a decoder of their own.
-            orjson_loads = None if loads is not None else _accelerator.orjson_loads
+            # "auto": orjson's loads when it is installed, unless the caller brings a decoder
+            # of their own.
+            orjson_loads = None if loads is not None else auto_orjson_loads()
         if loads is not None and orjson_loads is not None:
             raise LocalProtocolError("pass loads= (a decoder of your own) or orjson_loads=, not both")
         self._max = max_line_size

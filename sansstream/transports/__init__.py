@@ -1,6 +1,5 @@
 """Transports: the only code that touches sockets (requests, raw h11, recording and replay)."""
 
-from .. import _accel  # noqa: F401 - hands orjson to the NDJSON parser (see sansstream/_accel.py)
 from ..model import present
 from . import _h11 as _h11_all
 from . import _http as _http_all
