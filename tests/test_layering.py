@@ -152,7 +152,8 @@ def private_reach(source: str, module: str, is_package: bool) -> list[str]:
         if private_path:
             problems.append(f"line {line}: imports from {target}, a private module of {unit or 'sansstream'}")
             continue
-        private_names = [n for n in names if n.startswith("_")]
+        # (dunder names such as __version__ are public by convention)
+        private_names = [n for n in names if n.startswith("_") and not n.endswith("__")]
         if private_names:
             problems.append(f"line {line}: imports private {', '.join(private_names)} from {target}")
             continue

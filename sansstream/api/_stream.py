@@ -66,7 +66,15 @@ from ..model import (
 )
 from ..providers import Framing, HTTPRequest, Message, Provider, StreamDecoder, ToolSpec
 from ..providers import get as get_provider
-from ..transports import DEFAULT_TIMEOUTS, AbortHandle, Timeouts, Transport, TransportResponse, secret_values
+from ..transports import (
+    DEFAULT_TIMEOUTS,
+    AbortHandle,
+    Timeouts,
+    Transport,
+    TransportResponse,
+    is_loopback_url,
+    secret_values,
+)
 from ._engine import Deadlines, open_response
 from ._metrics import Metrics, MetricsRecorder
 from ._retry import NO_RETRY, RetryPolicy
@@ -928,13 +936,14 @@ def stream_chat(
     defaults = dict(prov.defaults_from_env(environ))
     key = api_key if api_key is not None else defaults.pop("api_key", None)
     defaults.pop("api_key", None)
-    if prov.api_key_env and not key:
+    url = base_url if base_url is not None else defaults.pop("base_url", None)
+    if prov.api_key_env and not key and not is_loopback_url(url):
+        # (a local server on a loopback address, llama.cpp or vLLM say, needs no key)
         names = " or ".join(prov.api_key_env)
         raise ConfigurationError(
             f"no API key for provider {prov.name!r}: set the environment variable {names}, "
             "or pass api_key=... to stream_chat(). Nothing was sent."
         )
-    url = base_url if base_url is not None else defaults.pop("base_url", None)
     defaults.pop("base_url", None)
     for name, value in defaults.items():
         options.setdefault(name, value)  # region and the like; explicit options win

@@ -27,6 +27,19 @@ PROG = "sansstream"
 _KEY_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET_ACCESS_KEY", "_KEY")
 
 
+# Messages from the Python API name keyword arguments; on the command line the same advice names
+# the flag a user can type.
+_FLAG_WORDING = (
+    ("pass strict=False", "pass --no-strict"),
+    ("pass region=...", "pass --region"),
+    ("pass api_key=... to stream_chat()", "pass --api-key"),
+    ("or pass api_key=...", "or pass --api-key"),
+    ("pass base_url=", "pass --base-url"),
+    ("pass extra_body=", "pass -o"),
+    (" to stream_chat()", ""),
+)
+
+
 def _error(message: str) -> None:
     from ..transports import scrub
 
@@ -35,7 +48,11 @@ def _error(message: str) -> None:
         v.strip() for k, v in os.environ.items() if k.upper().endswith(_KEY_SUFFIXES) and len(v.strip()) >= 8
     ]
     one_line = scrub(" ".join(str(message).split()), sorted(keys, key=len, reverse=True))
-    sys.stderr.write(f"{PROG}: error: {one_line}\n")
+    for python, flag in _FLAG_WORDING:
+        one_line = one_line.replace(python, flag)
+    from ._output import escape_surrogates
+
+    sys.stderr.write(f"{PROG}: error: {escape_surrogates(one_line)}\n")
     sys.stderr.flush()
 
 
@@ -88,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run '%(prog)s demo' to see a stream without network or key.",
     )
     parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks on errors")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+    # (not required: a bare `sansstream` prints the help, see main())
 
     demo = sub.add_parser(
         "demo",
@@ -142,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--base-url", help="endpoint base URL (OpenAI-compatible servers, proxies, local models)"
         )
+        p.add_argument(
+            "--api-key",
+            help="the API key (default: the provider's environment variable; none for a loopback --base-url)",
+        )
+        p.add_argument("--region", help="AWS region for bedrock and bedrock-invoke (default: AWS_REGION)")
         p.add_argument(
             "--timeout", type=_positive_float, help="connect, first-byte and idle timeout in seconds"
         )
@@ -226,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
+    if getattr(args, "func", None) is None:  # a bare `sansstream`: show what it can do
+        parser.print_help(sys.stderr)
+        return 2
     debug = bool(getattr(args, "debug", False))
     try:
         code: int = args.func(args)
@@ -356,6 +384,7 @@ def _timeouts(args: argparse.Namespace) -> Any:
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     from ..api import NO_RETRY, stream_chat
+    from ..transports import is_loopback_url
     from ._output import LivePrinter, metrics_line, use_color
 
     messages: list[dict[str, Any]] = []
@@ -371,10 +400,18 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from ..providers import get as get_provider
 
     provider = get_provider(args.provider)
-    if provider.api_key_env and not provider.defaults_from_env(os.environ).get("api_key"):
+    if args.region:
+        options["region"] = args.region
+    if (
+        provider.api_key_env
+        and not args.api_key
+        and not provider.defaults_from_env(os.environ).get("api_key")
+        and not is_loopback_url(args.base_url)
+    ):
         raise ConfigurationError(
             f"no API key for provider {provider.name!r}: set the environment variable "
-            f"{' or '.join(provider.api_key_env)} (a local server that needs no key accepts any value)"
+            f"{' or '.join(provider.api_key_env)} or pass --api-key (a --base-url on this machine "
+            "needs none)"
         )
     messages.append({"role": "user", "content": _read_prompt(args)})
     if args.no_retry:
@@ -387,6 +424,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         model=args.model,
         messages=messages,
         base_url=args.base_url,
+        api_key=args.api_key,
         transport=args.transport,
         timeout=_timeouts(args),
         strict=not args.no_strict,
@@ -443,7 +481,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     from ..model import chunk_to_dict
     from ..providers import StreamDecoder
     from ..providers import get as get_provider
-    from ._output import result_to_dict
+    from ._output import escape_surrogates, result_to_dict
     from ._parse import decode_chunks, event_to_dict, guess_framing, guess_provider, iter_wire_events
 
     path, recording = _load(args.file)
@@ -457,7 +495,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     out = sys.stdout
 
     def emit(obj: Any) -> None:
-        out.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+        out.write(escape_surrogates(json.dumps(obj, ensure_ascii=False, default=str)) + "\n")
         out.flush()
 
     if args.output == "events":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from typing import IO, Any
 
 from ..api import Metrics
@@ -27,7 +28,19 @@ from ..model import (
     chunk_to_dict,
 )
 
-__all__ = ["LivePrinter", "metrics_line", "result_to_dict", "use_color"]
+__all__ = ["LivePrinter", "escape_surrogates", "metrics_line", "result_to_dict", "use_color"]
+
+# A str may hold a lone surrogate (an upstream that split a pair across two deltas); no terminal
+# or UTF-8 pipe can take it. It is printed as its JSON escape, \udXXX, the same way everywhere
+# (inside JSON strings that is exactly what the JSON writers do, so JSON lines stay valid).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as ``\\udXXX`` (text without any unchanged)."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 DIM = "\x1b[2m"
 RESET = "\x1b[0m"
@@ -65,7 +78,7 @@ class LivePrinter:
     def _write(self, text: str) -> None:
         if not text:
             return
-        self.out.write(text)
+        self.out.write(escape_surrogates(text))
         self.out.flush()
         self._at_line_start = text.endswith("\n")
 

@@ -15,6 +15,7 @@ the CLI import it from here.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -29,6 +30,7 @@ __all__ = [
     "secret_values",
     "is_secret_header",
     "scrub_values",
+    "is_loopback_url",
 ]
 
 REDACTED = "<redacted>"
@@ -140,3 +142,17 @@ def scrub_values(text: str, secrets: Iterable[str]) -> str:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """Whether ``url`` points at this machine (127.0.0.0/8, ::1, localhost): a local server
+    (llama.cpp, vLLM, LM Studio…) that needs no API key."""
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,198 @@
+"""Issue 16, first ten minutes: the real CLI in a subprocess says things in the user's words.
+
+- a bare ``sansstream`` prints the help; ``--version`` prints the version;
+- a lone surrogate in a JSON string is printed escaped (``\\ud800``) by ``parse`` and ``chat``,
+  never an "unexpected UnicodeEncodeError";
+- messages name the flag to type (``--no-strict``, ``--region``, ``--api-key``), not Python
+  keywords; ``chat`` takes ``--api-key`` and ``--region`` and needs no key for a loopback
+  ``--base-url``;
+- the Python API refuses an unknown option with the closest known one (``temprature=``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sansstream.api import stream_chat
+from sansstream.model import ConfigurationError
+from sansstream.providers import get, names
+from sansstream.testing import FixtureResponse, FixtureServer
+
+CLI = [sys.executable, "-m", "sansstream"]
+
+SURROGATE_STREAM = (
+    b'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,'
+    b'"delta":{"content":"a\\ud800b"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("_API_KEY", "_TOKEN")) and not k.startswith("AWS_") and k != "NO_COLOR"
+    }
+    env.update(extra)
+    return env
+
+
+def run(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *argv], capture_output=True, text=True, timeout=60, env=clean_env(**env), check=False
+    )
+
+
+def test_a_bare_command_prints_the_help() -> None:
+    done = run()
+    assert done.returncode == 2
+    assert "usage: sansstream" in done.stderr
+    assert "demo" in done.stderr
+    assert "parse" in done.stderr
+    assert "required" not in done.stderr
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0
+    from sansstream import __version__
+
+    assert done.stdout.strip() == f"sansstream {__version__}"
+
+
+@pytest.mark.parametrize("output", ["--chunks", "--result", "--events"])
+def test_parse_prints_a_lone_surrogate_escaped(tmp_path: Path, output: str) -> None:
+    path = tmp_path / "surrogate.sse"
+    path.write_bytes(SURROGATE_STREAM)
+    done = run("parse", str(path), "-p", "openai", output)
+    assert done.returncode == 0, done.stderr
+    assert "UnicodeEncodeError" not in done.stderr
+    assert "\\ud800" in done.stdout
+    for line in done.stdout.splitlines():
+        json.loads(line)  # still JSON lines
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_chat_prints_a_lone_surrogate_escaped_and_needs_no_key_on_loopback(json_lines: bool) -> None:
+    with FixtureServer(FixtureResponse([SURROGATE_STREAM])) as server:
+        argv = ["chat", "hi", "-p", "openai", "-m", "m", "--base-url", server.url + "/v1", "--no-metrics"]
+        done = run(*argv, *(["--json"] if json_lines else []))
+    assert done.returncode == 0, done.stderr
+    assert "a\\ud800b" in done.stdout
+    # no key was demanded, and none was sent
+    [request] = server.requests
+    assert "authorization" not in {k.lower() for k in request.headers}
+
+
+def test_chat_sends_the_api_key_flag() -> None:
+    with FixtureServer(FixtureResponse([SURROGATE_STREAM])) as server:
+        done = run(
+            "chat", "hi", "-p", "openai", "-m", "m", "--base-url", server.url + "/v1",
+            "--api-key", "sk-test-flag-0123456789", "--no-metrics",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [request] = server.requests
+    assert request.headers["authorization"] == "Bearer sk-test-flag-0123456789"
+
+
+def test_a_remote_base_url_still_needs_a_key_and_the_message_names_the_flag() -> None:
+    done = run("chat", "hi", "-p", "openai", "-m", "m", "--base-url", "https://api.example.invalid/v1")
+    assert done.returncode == 1
+    assert "OPENAI_API_KEY" in done.stderr
+    assert "--api-key" in done.stderr
+    assert "api_key=" not in done.stderr
+
+
+def test_the_region_flag_reaches_bedrock_and_a_bad_one_is_refused() -> None:
+    done = run(
+        "chat", "hi", "-p", "bedrock", "-m", "anthropic.claude-3-haiku", "--region", "x@attacker.example/",
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret-example-0123456789",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "not a valid AWS region" in done.stderr
+
+
+def test_a_missing_region_names_the_flag() -> None:
+    done = run(
+        "chat", "hi", "-p", "bedrock", "-m", "anthropic.claude-3-haiku",
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret-example-0123456789",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "--region" in done.stderr
+    assert "region=..." not in done.stderr
+
+
+def test_a_truncated_file_names_the_no_strict_flag(tmp_path: Path) -> None:
+    path = tmp_path / "no-done.sse"
+    path.write_bytes(SURROGATE_STREAM[: SURROGATE_STREAM.index(b"data: [DONE]")])
+    done = run("parse", str(path), "-p", "openai")
+    assert done.returncode == 1
+    assert "--no-strict" in done.stderr
+    assert "strict=False" not in done.stderr
+    assert run("parse", str(path), "-p", "openai", "--no-strict").returncode == 0
+
+
+# -- the Python API: options each provider knows ---------------------------------------------------
+
+
+def test_a_misspelt_option_is_refused_with_the_closest_known_one() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        stream_chat(
+            "openai", model="m", messages=[{"role": "user", "content": "hi"}], api_key="k", temprature=0.2
+        )
+    message = str(info.value)
+    assert "'temprature'" in message
+    assert "did you mean 'temperature'?" in message
+    assert "extra_body=" in message
+
+
+def test_extra_body_sends_any_field_deliberately() -> None:
+    stream = stream_chat(
+        "openai",
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        api_key="k",
+        extra_body={"temprature": 0.2},
+        temperature=0.5,
+    )
+    body = stream._request.json_body()
+    assert body["temprature"] == 0.2
+    assert body["temperature"] == 0.5
+    stream.close()
+
+
+@pytest.mark.parametrize("name", sorted(set(names()) - {"slop"}))
+def test_every_built_in_provider_declares_its_options(name: str) -> None:
+    provider = get(name)
+    known = provider.accepted_options
+    assert known is not None, name
+    assert {"extra_body", "extra_headers"} <= known
+    with pytest.raises(ConfigurationError, match="did you mean 'max_tokens'"):
+        provider.check_options({"max_tokkens": 10})
+    provider.check_options(dict.fromkeys(known, None))  # every declared name passes
+
+
+def test_the_open_slop_protocol_takes_any_option() -> None:
+    get("slop").check_options({"anything": 1})
+
+
+def test_a_loopback_base_url_needs_no_key_in_the_python_api() -> None:
+    env: dict[str, str] = {}
+    for url in ("http://127.0.0.1:8080/v1", "http://localhost:1234/v1", "http://[::1]:8000/v1"):
+        stream_chat("openai", model="m", messages=[{"role": "user", "content": "hi"}], base_url=url, env=env)
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        stream_chat(
+            "openai",
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            base_url="http://10.0.0.1/v1",
+            env=env,
+        )
