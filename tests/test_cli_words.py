@@ -196,3 +196,46 @@ def test_a_loopback_base_url_needs_no_key_in_the_python_api() -> None:
             base_url="http://10.0.0.1/v1",
             env=env,
         )
+
+
+# -- parse says what it guessed, an empty file is empty, a cut event is truncation ----------------
+
+
+def _mistral_fixture() -> bytes:
+    from support import provider_fixtures_dir
+
+    return (provider_fixtures_dir() / "mistral" / "incremental-tool-call.sse").read_bytes()
+
+
+def test_parse_says_which_provider_it_guessed_and_from_what(tmp_path: Path) -> None:
+    loose = tmp_path / "reply.sse"
+    loose.write_bytes(_mistral_fixture())
+    done = run("parse", str(loose))
+    assert done.returncode == 0, done.stderr
+    assert "provider guessed as 'openai' from the content" in done.stderr
+    assert "pass -p" in done.stderr
+    folder = tmp_path / "mistral"
+    folder.mkdir()
+    (folder / "reply.sse").write_bytes(_mistral_fixture())
+    done = run("parse", str(folder / "reply.sse"))
+    assert "provider guessed as 'mistral' from the folder name 'mistral'" in done.stderr
+    assert "guessed" not in run("parse", str(loose), "-p", "mistral").stderr
+
+
+def test_parse_says_an_empty_file_is_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sse"
+    empty.write_bytes(b"")
+    done = run("parse", str(empty), "-p", "openai")
+    assert done.returncode == 1
+    assert "is empty" in done.stderr
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_file_cut_inside_an_event_is_reported_as_truncated(tmp_path: Path, strict: bool) -> None:
+    data = _mistral_fixture()
+    cut = tmp_path / "cut.sse"
+    cut.write_bytes(data[: data.index(b"\n\n") + 60])  # inside the second event's JSON
+    done = run("parse", str(cut), "-p", "mistral", *([] if strict else ["--no-strict"]))
+    assert done.returncode == 1
+    assert "cut off in the middle of its last event" in done.stderr
+    assert "does not speak" not in done.stderr

@@ -482,9 +482,11 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     from ..providers import StreamDecoder
     from ..providers import get as get_provider
     from ._output import escape_surrogates, result_to_dict
-    from ._parse import decode_chunks, event_to_dict, guess_framing, guess_provider, iter_wire_events
+    from ._parse import decode_chunks, event_to_dict, guess_framing, guess_provider_why, iter_wire_events
 
     path, recording = _load(args.file)
+    if not recording.body:
+        raise ConfigurationError(f"{path} is empty: there is no stream to parse")
     if recording.status is not None and not 200 <= recording.status < 300:
         raise ConfigurationError(
             f"{path} recorded an HTTP {recording.status} response, not a stream; its body was: "
@@ -506,7 +508,13 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             emit(event_to_dict(event))
         return 0
 
-    provider = get_provider(args.provider or guess_provider(recording, path, framing))
+    if args.provider:
+        provider = get_provider(args.provider)
+    else:
+        name, why = guess_provider_why(recording, path, framing)
+        provider = get_provider(name)
+        # Say so: a wrong guess otherwise reads as a decoding error of the right provider.
+        sys.stderr.write(f"{PROG}: provider guessed as {name!r} from {why}; pass -p to choose another\n")
     machine = StreamDecoder(
         provider,
         strict=not args.no_strict,

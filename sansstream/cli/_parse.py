@@ -30,7 +30,14 @@ from ..model import (
 from ..providers import StreamDecoder
 from ..transports import Recording
 
-__all__ = ["guess_framing", "guess_provider", "event_to_dict", "iter_wire_events", "decode_chunks"]
+__all__ = [
+    "guess_framing",
+    "guess_provider",
+    "guess_provider_why",
+    "event_to_dict",
+    "iter_wire_events",
+    "decode_chunks",
+]
 
 _EXTENSIONS = {
     ".sse": "sse",
@@ -113,6 +120,13 @@ def _sniff_framing(body: bytes) -> str:
 
 
 def guess_provider(recording: Recording, path: Path, framing: str) -> str:
+    """The provider that wrote the stream (see ``guess_provider_why``)."""
+    return guess_provider_why(recording, path, framing)[0]
+
+
+def guess_provider_why(recording: Recording, path: Path, framing: str) -> tuple[str, str]:
+    """``(provider, what the guess rests on)``: the recorded request URL, the folder name, or the
+    first wire events of the content."""
     url = ""
     if recording.request is not None:
         url = recording.request.url.lower()
@@ -120,11 +134,11 @@ def guess_provider(recording: Recording, path: Path, framing: str) -> str:
         url = recording.url.lower()
     for needle, provider in _URLS:
         if url and needle in url:
-            return provider
+            return provider, f"the recorded request URL (it contains {needle!r})"
     for folder in (path.parent.name, path.parent.parent.name):
         if folder.lower() in _FOLDERS:
-            return _FOLDERS[folder.lower()]
-    return _sniff_provider(recording.body, framing)
+            return _FOLDERS[folder.lower()], f"the folder name {folder!r}"
+    return _sniff_provider(recording.body, framing), "the content (its first wire events)"
 
 
 def _sniff_provider(body: bytes, framing: str) -> str:

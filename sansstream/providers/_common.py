@@ -304,6 +304,13 @@ def provider_error(
 # JSON
 
 
+NOT_THIS_PROTOCOL = (
+    "; the server does not speak this provider's protocol (check the provider name and base URL)"
+)
+"""The advice load_json adds to a bad-JSON error mid-stream; the pipeline drops it when the bad
+JSON is a last event cut off by the end of the input (that is truncation, not a wrong protocol)."""
+
+
 def load_json(text: str | bytes, what: str) -> Any:
     """``json.loads`` with a ``RemoteProtocolError`` naming what was not JSON."""
     try:
@@ -312,8 +319,7 @@ def load_json(text: str | bytes, what: str) -> Any:
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         excerpt = shown if len(shown) <= 80 else shown[:77] + "..."
         raise RemoteProtocolError(
-            f"{what} is not valid JSON ({exc}): {excerpt!r}; the server does not speak this "
-            "provider's protocol (check the provider name and base URL)"
+            f"{what} is not valid JSON ({exc}): {excerpt!r}{NOT_THIS_PROTOCOL}"
         ) from None
 
 

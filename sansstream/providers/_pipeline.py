@@ -59,6 +59,7 @@ from ..model import (
     WireEvent,
 )
 from ._base import Decoder, Framing, Provider
+from ._common import NOT_THIS_PROTOCOL
 from ._registry import get
 
 __all__ = ["StreamDecoder", "decode_stream"]
@@ -291,8 +292,11 @@ class StreamDecoder:
                 if self._input_ended and self._decoder.complete:
                     continue  # a cut after the answer was complete (module docstring)
                 if self._input_ended and not isinstance(exc, IncompleteStreamError):
+                    detail = str(exc).removesuffix(NOT_THIS_PROTOCOL)
                     raise self._incomplete(
-                        f"the stream ended inside an event that cannot be decoded ({exc})"
+                        f"the {self.provider.name} stream was cut off in the middle of its last event, "
+                        f"which does not decode ({detail}): the connection dropped or the recording was "
+                        "cut; a cut event is truncation in strict and non-strict mode alike"
                     ) from exc
                 raise
 
