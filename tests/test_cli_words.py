@@ -239,3 +239,102 @@ def test_a_file_cut_inside_an_event_is_reported_as_truncated(tmp_path: Path, str
     assert done.returncode == 1
     assert "cut off in the middle of its last event" in done.stderr
     assert "does not speak" not in done.stderr
+
+
+# -- serve: stops on Ctrl-C whatever clients do, answers bad requests, refuses injected headers ---
+
+
+def _start_serve(fixture: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    import re
+    import select
+
+    proc = subprocess.Popen(
+        [*CLI, "serve", str(fixture), *extra],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=clean_env(),
+    )
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], 20)
+    assert ready, "serve printed nothing"
+    first = proc.stderr.readline().decode()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+    assert match, first
+    return proc, int(match.group(1))
+
+
+def _fixture() -> Path:
+    from support import provider_fixtures_dir
+
+    return provider_fixtures_dir() / "openai-chat" / "parallel-tool-calls.sse"
+
+
+@pytest.mark.parametrize(
+    "client_sends",
+    [b"", b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"],  # idle; a body that never comes
+)
+def test_serve_stops_at_once_on_ctrl_c_while_a_client_holds_a_connection(client_sends: bytes) -> None:
+    import signal
+    import socket
+    import time
+
+    proc, port = _start_serve(_fixture())
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            if client_sends:
+                client.sendall(client_sends)
+            time.sleep(0.3)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=10)
+            assert time.monotonic() - started < 3.0
+        assert code == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3"])
+def test_serve_answers_a_bad_content_length_with_400(length: bytes) -> None:
+    import signal
+    import socket
+
+    proc, port = _start_serve(_fixture())
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n")
+            answer = client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_refuses_a_recording_whose_header_value_holds_a_line_break(tmp_path: Path) -> None:
+    head = {
+        "sansstream_recording": 1,
+        "status": 200,
+        "url": "http://x/",
+        "headers": [["content-type", "text/event-stream\r\nSet-Cookie: injected=1"]],
+    }
+    path = tmp_path / "evil.jsonl"
+    path.write_text(json.dumps(head) + "\n" + json.dumps({"t": 0, "data": "data: [DONE]\n\n"}) + "\n")
+    done = run("serve", str(path), "--max-requests", "1")
+    assert done.returncode == 1
+    assert "CR, LF or NUL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_max_requests_must_be_positive_and_help_says_the_default() -> None:
+    done = run("serve", str(_fixture()), "--max-requests", "0")
+    assert done.returncode == 2
+    assert "at least 1" in done.stderr
+    assert "serve until Ctrl-C" in " ".join(run("serve", "--help").stdout.split())

@@ -14,6 +14,8 @@ every handler thread and closes the listening socket (handler threads are not da
 from __future__ import annotations
 
 import http.server
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +62,39 @@ class _Server(http.server.ThreadingHTTPServer):
 
     owner: StreamServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Connections being handled: close() shuts them, so a client that holds an idle
+        # connection (or promised a body it never sends) cannot keep the server from stopping.
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A connection that went away (or that close() shut) is not worth a traceback on the
+        # user's terminal; anything else still gets the standard report.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+    def drop_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -70,11 +105,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         owner = self.server.owner
-        length = int(self.headers.get("content-length") or 0)
+        declared = (self.headers.get("content-length") or "0").strip()
+        if not declared.isdigit() or not declared.isascii():
+            self.send_error(400, "bad Content-Length")  # "abc", "-1": answered, not a traceback
+            return
+        length = int(declared)
         if length > _MAX_REQUEST_BODY:
             self.send_error(413)
             return
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True
+            return  # the client went away (or the server is stopping) before sending its body
         info = RequestInfo(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         reply = owner.responder(info)
         self.close_connection = True
@@ -160,6 +202,7 @@ class StreamServer:
         self.stopping.set()
         self._httpd.shutdown()
         self._thread.join()
+        self._httpd.drop_connections()  # idle keep-alive clients, bodies that never come
         self._httpd.server_close()  # joins handler threads, closes the listening socket
 
     def __enter__(self) -> StreamServer:

@@ -66,6 +66,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1, not {value} (leave it out to serve until Ctrl-C)"
+        )
+    return value
+
+
 def _option(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -241,7 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="re-slice the body into events and send one every MS milliseconds (for raw files)",
     )
-    serve.add_argument("--max-requests", type=int, default=None, help="exit after serving this many")
+    serve.add_argument(
+        "--max-requests",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="exit after serving N requests (N >= 1; default: serve until Ctrl-C)",
+    )
     serve.set_defaults(func=_cmd_serve)
     _recovery_cli.add_resume_command(sub, common)  # resume ID (stream recovery)
     return parser

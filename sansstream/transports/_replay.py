@@ -500,9 +500,14 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
             body=body,
         )
     status = head.get("status")
+    response_headers = [(str(k), str(v)) for k, v in head.get("headers") or []]
+    for name, value in response_headers:
+        # A CR or LF (or NUL) would let a shared recording inject headers when it is served again.
+        if any(c in name or c in value for c in "\r\n\x00"):
+            raise _bad(p, 1, f"the recorded header {name!r} holds a CR, LF or NUL character")
     return Recording(
         status=None if status is None else int(status),
-        headers=Headers([(str(k), str(v)) for k, v in head.get("headers") or []]),
+        headers=Headers(response_headers),
         url=str(head.get("url", "")),
         slices=tuple(slices),
         request=request,
