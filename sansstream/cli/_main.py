@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -200,12 +201,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-strict", action="store_true", help="accept a stream without its terminal marker")
         p.add_argument("--no-retry", action="store_true", help="send the request once, never retry")
         p.add_argument("--no-metrics", action="store_true", help="do not print the metrics line")
+        p.add_argument(
+            "--timing",
+            action="store_true",
+            help="after the reply, show how it arrived (first byte/token, tokens/s, gaps, a rate chart)",
+        )
         _recovery_cli.add_chat_options(p)  # --recover, --recovery-store (stream recovery)
         if is_record:
             p.add_argument("--out", required=True, help="the fixture file to write")
         else:
             p.add_argument("--record", metavar="FILE", help="also write the response to this fixture file")
         p.set_defaults(func=_cmd_chat)
+
+    inspect = sub.add_parser(
+        "inspect",
+        parents=[common],
+        help="how a recorded stream arrived: first byte/token, tokens/s, gaps, a rate chart",
+        description="Show the timing of a recording (made with record= or `sansstream record`): time "
+        "to first byte and first token, tokens per second, gap percentiles, keepalives, and a "
+        "one-line chart of the token rate over time.",
+    )
+    inspect.add_argument("file")
+    inspect.add_argument("--provider", "-p", help="the provider (default: guessed, and said so)")
+    inspect.set_defaults(func=_cmd_inspect)
 
     parse = sub.add_parser(
         "parse",
@@ -404,6 +422,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from ..api import NO_RETRY, stream_chat
     from ..transports import is_loopback_url
     from ._output import LivePrinter, metrics_line, use_color
+    from ._timing import Timeline, timing_report
 
     messages: list[dict[str, Any]] = []
     if args.system:
@@ -451,12 +470,22 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     )
     out, err = sys.stdout, sys.stderr
     printer = LivePrinter(out, json_lines=args.json, show_reasoning=args.show_reasoning)
+    timeline = Timeline()
+    started = time.monotonic()  # the request is sent when iteration starts
     try:
         with stream:
             for chunk in stream:
+                timeline.add(time.monotonic() - started, chunk)
                 printer.chunk(chunk)
     finally:
         printer.end()
+    if args.timing:
+        metrics = stream.metrics
+        timeline.first_byte = metrics.time_to_first_byte
+        timeline.keepalives = metrics.keepalives
+        timeline.end = time.monotonic() - started
+        for line in timing_report(timeline):
+            LivePrinter(err, color=use_color(err)).note(line)
     if not args.no_metrics:
         LivePrinter(err, color=use_color(err)).note(metrics_line(stream.metrics, stream.usage))
     if record:
@@ -546,6 +575,57 @@ def _cmd_parse(args: argparse.Namespace) -> int:
         return 0
     for chunk in decode_chunks(machine, pieces):
         emit(chunk_to_dict(chunk, include_raw=args.raw))
+    return 0
+
+
+# -- inspect ----------------------------------------------------------------------------------
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ..providers import StreamDecoder
+    from ..providers import get as get_provider
+    from ._output import escape_surrogates
+    from ._parse import guess_framing, guess_provider_why
+    from ._timing import Timeline, timing_report
+
+    path, recording = _load(args.file)
+    if not recording.body:
+        raise ConfigurationError(f"{path} is empty: there is no stream to inspect")
+    framing = guess_framing(recording, path)
+    if args.provider:
+        provider = get_provider(args.provider)
+    else:
+        name, why = guess_provider_why(recording, path, framing)
+        provider = get_provider(name)
+        sys.stderr.write(f"{PROG}: provider guessed as {name!r} from {why}; pass -p to choose another\n")
+    machine = StreamDecoder(
+        provider,
+        strict=False,
+        raise_errors=False,
+        framing=framing if framing != provider.framing else None,  # type: ignore[arg-type]
+    )
+    timeline = Timeline(first_byte=recording.slices[0].t, end=recording.slices[-1].t)
+    problem = ""
+    try:
+        for piece in recording.slices:
+            for chunk in machine.feed(piece.data):
+                timeline.add(piece.t, chunk)
+        machine.feed(b"")
+        while machine.feed(b""):
+            pass
+    except SansStreamError as exc:
+        problem = str(exc)  # the timing up to the problem is still worth showing
+    timeline.keepalives = machine.keepalives
+    out = sys.stdout
+    kind = recording.status if recording.status is not None else "no status"
+    out.write(f"{path.name}: {provider.name}, {framing}, HTTP {kind}, {len(recording.slices)} reads, "
+              f"{sum(len(s.data) for s in recording.slices)} bytes, ended: {recording.end}\n")  # fmt: skip
+    if timeline.end is not None and timeline.end <= 0:
+        out.write("(no timing: a raw body file, not a recording made with record= or `sansstream record`)\n")
+    for line in timing_report(timeline):
+        out.write(escape_surrogates(line) + "\n")
+    if problem:
+        out.write(escape_surrogates(f"stream problem: {problem}") + "\n")
     return 0
 
 
