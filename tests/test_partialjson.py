@@ -272,3 +272,18 @@ def test_linear_cost_for_one_byte_fragments() -> None:
         p.feed("abcde")
     p.feed('"}')
     assert len(p.close()["k"]) == 1_000_000
+
+
+def test_version_changes_exactly_when_the_value_does() -> None:
+    p = PartialJSONParser()
+    seen = []
+    last = None
+    for piece in ['{"a', '": 1', "2", ", ", '"b": [', "tr", "ue", "]", "}"]:
+        p.feed(piece)
+        value = p.snapshot()
+        if p.version != last:
+            last = p.version
+            seen.append(value)
+        else:
+            assert value == seen[-1]
+    assert seen == [{}, {"a": 1}, {"a": 12}, {"a": 12, "b": []}, {"a": 12, "b": [True]}]

@@ -33,11 +33,23 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from ..model import EventTooLargeError, IncompleteStreamError, LocalProtocolError, RemoteProtocolError
+from ..model import (
+    ChatResult,
+    Chunk,
+    EventTooLargeError,
+    IncompleteStreamError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 
-__all__ = ["PartialJSONParser", "parse_partial_json"]
+__all__ = ["PartialJSONParser", "PartialToolCall", "PartialTracker", "parse_partial_json"]
 
 DEFAULT_MAX_DEPTH: Final = 512
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
@@ -112,6 +124,9 @@ class PartialJSONParser:
         self._prov: tuple[Any, Any, Any] | None = None  # (container, key/index, previous) shown provisionally
         self._failed: RemoteProtocolError | None = None
         self._closed = False
+        self._version = 0  # bumped whenever the visible value changes
+        self._shown: Any = None  # the provisional scalar on show
+        self._gone: tuple[Any, Any, Any] | None = None  # (slot, key, value) of the one just withdrawn
 
     # ------------------------------------------------------------------ reading
 
@@ -130,6 +145,12 @@ class PartialJSONParser:
     def snapshot(self) -> Any:
         """A copy of ``value`` that later fragments do not change."""
         return _copy(self.value)
+
+    @property
+    def version(self) -> int:
+        """Changes whenever ``value`` may have changed (cheap: compare it between reads)."""
+        self._show()
+        return self._version
 
     @property
     def complete(self) -> bool:
@@ -295,13 +316,24 @@ class PartialJSONParser:
     def _attach(self, v: Any) -> None:
         """Put a value (a container at its opening, a scalar when complete) where it belongs."""
         if not self._stack:
+            self._changed(None, None, v)
             self._root = v
             return
         top = self._stack[-1]
         if type(top) is dict:
+            self._changed(id(top), self._key, v)
             top[self._key] = v
         else:
+            self._changed(id(top), len(top), v)
             top.append(v)
+
+    def _changed(self, slot: Any, key: Any, v: Any) -> None:
+        """Count a visible change, unless ``v`` only confirms the provisional value just withdrawn
+        from the same place (a number that was already shown, now complete)."""
+        gone = self._gone
+        self._gone = None
+        if gone is None or gone[0] != slot or gone[1] != key or type(gone[2]) is not type(v) or gone[2] != v:
+            self._version += 1
 
     def _scalar_done(self, v: Any) -> None:
         self._tok = _NONE
@@ -434,20 +466,27 @@ class PartialJSONParser:
         return _MISSING
 
     def _show(self) -> None:
-        if self._prov is not None or self._tok == _NONE or self._failed is not None:
+        if self._prov is not None or self._failed is not None:
             return
-        v = self._showable_scalar()
+        v = self._showable_scalar() if self._tok != _NONE else _MISSING
         if v is _MISSING:
+            if self._gone is not None:  # the value shown before is not showable any more
+                self._gone = None
+                self._version += 1
             return
+        self._shown = v
         if not self._stack:
+            self._changed(None, None, v)
             self._prov = (None, None, self._root)
             self._root = v
             return
         top = self._stack[-1]
         if type(top) is dict:
+            self._changed(id(top), self._key, v)
             self._prov = (top, self._key, top.get(self._key, _MISSING))
             top[self._key] = v
         else:
+            self._changed(id(top), len(top), v)
             self._prov = (top, len(top), _MISSING)
             top.append(v)
 
@@ -457,6 +496,7 @@ class PartialJSONParser:
             return
         self._prov = None
         container, key, previous = prov
+        self._gone = (None if container is None else id(container), key, self._shown)
         if container is None:
             self._root = previous
         elif type(container) is list:
@@ -496,3 +536,123 @@ def parse_partial_json(text: str | bytes, *, trailing_strings: bool = False) -> 
     p = PartialJSONParser(trailing_strings=trailing_strings, max_size=None)
     p.feed(text)
     return p.value
+
+
+# ---------------------------------------------------------------------------- chunk-level tracking
+
+
+@dataclass(frozen=True, slots=True)
+class PartialToolCall:
+    """One tool call's arguments parsed so far.
+
+    ``input`` is the partial arguments object (a copy: later chunks do not change it; ``None``
+    while nothing is showable); ``complete`` is true once the provider ended the call (its
+    ``ToolCallEnd``: ``input`` is then the final parsed value). ``error`` is set when the arguments
+    text stopped being JSON (``input`` keeps the last good partial value; the stream goes on: the
+    final ``ToolCall.input`` is ``None`` for invalid arguments, as before).
+    """
+
+    index: int
+    id: str | None
+    name: str
+    input: Any
+    complete: bool = False
+    choice: int = 0
+    error: str | None = None
+
+
+class _ToolState:
+    __slots__ = ("complete", "error", "final", "id", "name", "parser")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name = ""
+        self.parser = PartialJSONParser(max_size=None)
+        self.complete = False
+        self.final: Any = None
+        self.error: str | None = None
+
+
+class PartialTracker:
+    """Chunks in (``add``), partial JSON out: each tool call's arguments (``tool_calls()``) and the
+    answer text of choice 0 read as one JSON document (``text_value()``: JSON mode,
+    ``response_format``, Gemini ``responseSchema``). Linear in the stream: each fragment is parsed
+    once. ``prime(result)`` catches up from a ``ChatResult`` when tracking starts mid-stream.
+    """
+
+    def __init__(self, *, trailing_strings: bool = False, track_text: bool = True) -> None:
+        self._trailing = trailing_strings
+        self._tools: dict[tuple[int, int], _ToolState] = {}
+        self._text: PartialJSONParser | None = (
+            PartialJSONParser(trailing_strings=trailing_strings, max_size=None) if track_text else None
+        )
+        self.text_error: str | None = None
+
+    def _tool(self, choice: int, index: int) -> _ToolState:
+        state = self._tools.get((choice, index))
+        if state is None:
+            state = self._tools[(choice, index)] = _ToolState()
+            state.parser.trailing_strings = self._trailing
+        return state
+
+    def prime(self, result: ChatResult) -> None:
+        """Start from what a ``ChatResult`` already holds (tool arguments, choice 0's text)."""
+        for choice in result.choices:
+            for call in choice.tool_calls:
+                state = self._tool(choice.index, call.index)
+                state.id, state.name = call.id, call.name
+                self._feed_tool(state, call.arguments)
+        if result.text:
+            self._feed_text(result.text)
+
+    def add(self, chunk: Chunk) -> None:
+        if isinstance(chunk, ToolCallDelta):
+            self._feed_tool(self._tool(chunk.choice, chunk.index), chunk.arguments)
+        elif isinstance(chunk, TextDelta):
+            if chunk.choice == 0 and chunk.text:
+                self._feed_text(chunk.text)
+        elif isinstance(chunk, ToolCallStart):
+            state = self._tool(chunk.choice, chunk.index)
+            state.id = chunk.id or state.id
+            state.name = chunk.name or state.name
+        elif isinstance(chunk, ToolCallEnd):
+            state = self._tool(chunk.choice, chunk.index)
+            state.id = chunk.id or state.id
+            state.name = chunk.name or state.name
+            state.complete = True
+            state.final = chunk.input
+
+    def _feed_tool(self, state: _ToolState, text: str) -> None:
+        if state.error is not None or not text:
+            return
+        try:
+            state.parser.feed(text)
+        except RemoteProtocolError as exc:
+            state.error = str(exc)
+
+    def _feed_text(self, text: str) -> None:
+        if self._text is None or self.text_error is not None:
+            return
+        try:
+            self._text.feed(text)
+        except RemoteProtocolError as exc:
+            self.text_error = str(exc)
+
+    def tool_calls(self, choice: int = 0) -> tuple[PartialToolCall, ...]:
+        """Every tool call of ``choice`` seen so far, in index order, with its partial input."""
+        out = []
+        for (c, index), state in sorted(self._tools.items()):
+            if c != choice:
+                continue
+            value = _copy(state.final) if state.complete else state.parser.snapshot()
+            out.append(PartialToolCall(index, state.id, state.name, value, state.complete, c, state.error))
+        return tuple(out)
+
+    @property
+    def text_parser(self) -> PartialJSONParser | None:
+        """The parser reading choice 0's text (its ``value`` is live; ``snapshot()`` copies)."""
+        return self._text
+
+    def text_value(self) -> Any:
+        """A copy of the partial JSON value of choice 0's text (``None`` while nothing is showable)."""
+        return None if self._text is None else self._text.snapshot()
