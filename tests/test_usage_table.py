@@ -88,8 +88,8 @@ def test_gemini_row_counts_thoughts_in_output() -> None:
 @pytest.mark.parametrize(
     ("usage", "want"),
     [
-        ({"tokens": {"input_tokens": 11, "output_tokens": 7}, "billed_units": {"input_tokens": 2, "output_tokens": 1},
-          "cached_tokens": 5}, (11, 7, 18, None, 5)),
+        ({"tokens": {"input_tokens": 11, "output_tokens": 7},
+          "billed_units": {"input_tokens": 2, "output_tokens": 1}, "cached_tokens": 5}, (11, 7, 18, None, 5)),
         ({"billed_units": {"input_tokens": 2, "output_tokens": 1}}, (2, 1, 3, None, None)),
     ],
 )  # fmt: skip
