@@ -545,9 +545,9 @@ def parse_partial_json(text: str | bytes, *, trailing_strings: bool = False) -> 
 class PartialToolCall:
     """One tool call's arguments parsed so far.
 
-    ``input`` is the partial arguments object (a copy: later chunks do not change it; ``None``
-    while nothing is showable); ``complete`` is true once the provider ended the call (its
-    ``ToolCallEnd``: ``input`` is then the final parsed value). ``error`` is set when the arguments
+    ``input`` is the partial arguments object (a copy: later chunks do not change it; ``{}``
+    while nothing is showable yet, as anthropic's snapshot starts); ``complete`` is true once the
+    provider ended the call (its ``ToolCallEnd``: ``input`` is then the final parsed value). ``error`` is set when the arguments
     text stopped being JSON (``input`` keeps the last good partial value; the stream goes on: the
     final ``ToolCall.input`` is ``None`` for invalid arguments, as before).
     """
@@ -644,7 +644,12 @@ class PartialTracker:
         for (c, index), state in sorted(self._tools.items()):
             if c != choice:
                 continue
-            value = _copy(state.final) if state.complete else state.parser.snapshot()
+            if state.complete:
+                value = _copy(state.final)
+            elif state.parser.has_value:
+                value = state.parser.snapshot()
+            else:  # no argument text yet: {} as anthropic's snapshot (and parse_arguments("")) say
+                value = {}
             out.append(PartialToolCall(index, state.id, state.name, value, state.complete, c, state.error))
         return tuple(out)
 
