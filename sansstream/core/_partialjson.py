@@ -547,9 +547,10 @@ class PartialToolCall:
 
     ``input`` is the partial arguments object (a copy: later chunks do not change it; ``{}``
     while nothing is showable yet, as anthropic's snapshot starts); ``complete`` is true once the
-    provider ended the call (its ``ToolCallEnd``: ``input`` is then the final parsed value). ``error`` is set when the arguments
-    text stopped being JSON (``input`` keeps the last good partial value; the stream goes on: the
-    final ``ToolCall.input`` is ``None`` for invalid arguments, as before).
+    provider ended the call (its ``ToolCallEnd``: ``input`` is then the final parsed value).
+    ``error`` is set when the arguments text stopped being JSON (``input`` keeps the last good
+    partial value; the stream goes on: the final ``ToolCall.input`` is ``None`` for invalid
+    arguments, as before).
     """
 
     index: int
