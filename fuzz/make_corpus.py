@@ -12,6 +12,7 @@ Everything is deterministic (fixed seeds), so two runs write identical corpora.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import ROOT  # also puts tests/ on sys.path
 from support import conformance_dir, provider_fixtures_dir
 
-TARGETS = ("sse", "ndjson", "jsonarray", "eventstream", "providers", "roundtrip")
+TARGETS = ("sse", "ndjson", "jsonarray", "eventstream", "providers", "roundtrip", "partialjson")
 SEED_BODY_LIMIT = 16 * 1024  # longer fixtures are cut: fuzzers mutate small inputs far faster
 # Fixture folder -> provider name, where they differ.
 _DIR_PROVIDER = {"openai-chat": "openai", "openai-compatible": "openai"}
@@ -138,6 +139,33 @@ def _roundtrip_seeds() -> list[bytes]:
     return seeds
 
 
+def _partialjson_seeds() -> list[bytes]:
+    """JSON texts: every line of the NDJSON fixtures, every ``data:`` payload of the SSE ones, and
+    the tool-call argument texts inside them, so the seeds look like what providers stream."""
+    texts: list[bytes] = []
+    for body in _bodies(".ndjson"):
+        texts.extend(line for line in body.splitlines() if line.strip())
+    texts.extend(_sse_payloads())
+    extra = []
+    for text in texts:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                stack.extend(v.values())
+                args = v.get("arguments") or v.get("partial_json")
+                if isinstance(args, str) and args.startswith("{"):
+                    extra.append(args.encode())
+            elif isinstance(v, list):
+                stack.extend(v)
+    unique = sorted(set(texts + extra), key=lambda t: (len(t), t))[:400]
+    return [bytes([i % 256]) + t for i, t in enumerate(unique)]
+
+
 _BUILDERS = {
     "sse": _sse_seeds,
     "ndjson": _ndjson_seeds,
@@ -145,6 +173,7 @@ _BUILDERS = {
     "eventstream": _eventstream_seeds,
     "providers": _provider_seeds,
     "roundtrip": _roundtrip_seeds,
+    "partialjson": _partialjson_seeds,
 }
 
 

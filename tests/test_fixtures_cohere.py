@@ -75,8 +75,13 @@ def test_error_finish_raises_after_the_chunks_before_it(feed_mode: str) -> None:
     assert decoded.error.partial is not None
     assert decoded.error.partial.reasoning == expected["tool_plan"]
     assert "".join(c.text for c in decoded.chunks if c.type == "thinking") == expected["tool_plan"]
+    # Real servers end failed generations with finish_reason ERROR: the partial keeps it, and
+    # the error (with its type) is in the partial's errors.
+    assert decoded.error.partial.raw_finish_reason == "ERROR"
+    assert decoded.error.partial.finish_reason == "error"
+    assert [e.type for e in decoded.error.partial.errors] == [expected["error"]["error_type"]]
     passed = decode_fixture(path, feed_mode, raise_errors=False)
-    assert [c.type for c in passed.chunks][-3:] == ["error", "finish", "done"]
+    assert [c.type for c in passed.chunks][-3:] == ["finish", "error", "done"]
 
 
 def test_cut_after_message_end_before_done_is_complete() -> None:

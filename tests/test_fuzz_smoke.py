@@ -35,6 +35,7 @@ PLAN: list[tuple[str, int, int]] = [
     ("eventstream", 1200, 400),
     ("providers", 150, 30),
     ("roundtrip", 600, 600),
+    ("partialjson", 600, 300),
 ]
 SEED = 20240601
 PER_INPUT_SECONDS = 10  # far above any legitimate input's cost: only a hang trips it

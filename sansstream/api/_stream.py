@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from ..core import PartialToolCall, PartialTracker
 from ..model import (
     END,
     NEED_DATA,
@@ -287,6 +288,7 @@ class ChatStream:
         self._mode: _Mode | None = None
         self._gen: Iterator[Any] | None = None
         self._accumulator = Accumulator()
+        self._partials: PartialTracker | None = None  # partial JSON, made on first use (below)
         self._recorder = MetricsRecorder()
         self._error: BaseException | None = None
         self._finished = False
@@ -398,6 +400,54 @@ class ChatStream:
                 raise StopIteration
             if item is not None:
                 return item  # type: ignore[no-any-return]
+
+    # -- partial JSON (issue 15) -------------------------------------------------------------
+    # Tool arguments and structured text parsed as they stream. The tracker is made on first use
+    # and catches up from the accumulator once, so streams that never ask pay nothing.
+
+    def _partial_tracker(self) -> PartialTracker:
+        if self._partials is None:
+            self._partials = PartialTracker()
+            self._partials.prime(self._accumulator.result())
+        return self._partials
+
+    def partial_tool_calls(self, choice: int = 0) -> tuple[PartialToolCall, ...]:
+        """Each tool call of ``choice`` delivered so far with its arguments parsed so far
+        (``PartialToolCall.input``: what openai's ``parsed_arguments`` and anthropic's tool
+        ``input`` snapshot hold after the same fragments). Reads nothing: call it between chunks."""
+        return self._partial_tracker().tool_calls(choice)
+
+    def partial_objects(self) -> Iterator[Any]:
+        """Read the stream; yield the answer text (choice 0) parsed as JSON each time it grows
+        (structured output: JSON mode, ``response_format``, Gemini ``responseSchema``). Each item
+        is a fresh copy. At the end, the last item equals ``json.loads(result().text)``; text that
+        is not JSON raises ``RemoteProtocolError`` once the stream has ended."""
+        tracker = self._partial_tracker()
+        parser = tracker.text_parser
+        assert parser is not None
+        last: Any = None
+        if parser.has_value:
+            last = parser.version
+            yield parser.snapshot()
+        for chunk in self:
+            if isinstance(chunk, TextDelta) and chunk.choice == 0 and tracker.text_error is None:
+                version = parser.version
+                if parser.has_value and version != last:
+                    last = version
+                    yield parser.snapshot()
+        if tracker.text_error is None:
+            try:
+                parser.close()  # a root number is complete only now; a cut value raises
+            except RemoteProtocolError as exc:
+                tracker.text_error = str(exc)
+            else:
+                if parser.version != last:
+                    yield parser.snapshot()
+        if tracker.text_error is not None:
+            raise RemoteProtocolError(
+                f"the answer text is not one JSON value ({tracker.text_error}); "
+                "result().text holds the raw text"
+            )
 
     def text_stream(self) -> Iterator[str]:
         """Only the answer text (choice 0), fragment by fragment."""
@@ -679,6 +729,8 @@ class ChatStream:
                     chunk=chunk,
                 ) from exc
         self._accumulator.add(chunk)
+        if self._partials is not None:
+            self._partials.add(chunk)
         if self._on_chunk is not None:
             self._on_chunk(chunk)
         return chunk

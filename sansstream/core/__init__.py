@@ -6,12 +6,14 @@ from . import _eventstream as _es_all
 from . import _framing as _framing_all
 from . import _jsonarray as _ja_all
 from . import _ndjson as _ndjson_all
+from . import _partialjson as _partialjson_all
 from . import _sse as _sse_all
 from ._base import FramingParser
 from ._eventstream import *  # noqa: F403
 from ._framing import *  # noqa: F403
 from ._jsonarray import *  # noqa: F403
 from ._ndjson import *  # noqa: F403
+from ._partialjson import *  # noqa: F403
 from ._sse import *  # noqa: F403
 from ._wirejson import dumps_wire
 
@@ -20,6 +22,7 @@ __all__ += _es_all.__all__
 __all__ += _framing_all.__all__
 __all__ += _ja_all.__all__
 __all__ += _ndjson_all.__all__
+__all__ += _partialjson_all.__all__
 __all__ += _sse_all.__all__
 
 present(globals(), __all__, __name__)

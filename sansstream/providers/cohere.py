@@ -202,6 +202,10 @@ class CohereDecoder(Decoder):
         reason = delta.get("finish_reason")
         reason = reason if isinstance(reason, str) else None
         error = delta.get("error")
+        # The Finish goes before the error, so the ProviderError's partial result keeps
+        # raw_finish_reason "ERROR" (real servers end failed generations this way).
+        if reason is not None:
+            out.append(Finish(reason=normalize_finish(reason, FINISH_MAP), raw_reason=reason, raw=obj))
         if reason == "ERROR" or error:
             error_type = delta.get("error_type")
             out.append(
@@ -213,8 +217,6 @@ class CohereDecoder(Decoder):
                     payload=obj,
                 )
             )
-        if reason is not None:
-            out.append(Finish(reason=normalize_finish(reason, FINISH_MAP), raw_reason=reason, raw=obj))
         self._ended = True
         out.append(Done(raw=obj))
         return out
