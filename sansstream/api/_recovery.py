@@ -384,9 +384,9 @@ class _Delivered:
 # decoders: one wrapper per mode, in front of the provider's own decoder
 
 
-class _SequencedDecoder(Decoder):
-    """OpenAI Responses, all legs: drops events whose ``sequence_number`` was already seen,
-    notes the response id, and keeps the state (one inner decoder) across reconnections."""
+class _Wrapper(Decoder):
+    """A decoder in front of the provider's own: its state (complete, terminated, keepalives)
+    is the inner decoder's."""
 
     def __init__(self, owner: StreamRecovery, inner: Decoder) -> None:
         self.provider = inner.provider
@@ -403,6 +403,11 @@ class _SequencedDecoder(Decoder):
 
     def is_keepalive(self, event: WireEvent) -> bool:
         return self._inner.is_keepalive(event)
+
+
+class _SequencedDecoder(_Wrapper):
+    """OpenAI Responses, all legs: drops events whose ``sequence_number`` was already seen,
+    notes the response id, and keeps the state (one inner decoder) across reconnections."""
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         if not isinstance(event, ServerSentEvent):
@@ -438,29 +443,16 @@ class _SequencedDecoder(Decoder):
         return chunks
 
 
-class _ContinuationDecoder(Decoder):
+class _ContinuationDecoder(_Wrapper):
     """A leg of a prefill continuation (or the first leg of a continue-mode stream): observes
     the output; in a continuation, drops the new ``ResponseStart`` (the caller already had one)
     and trims from the first text the whitespace held back from the prefix (Anthropic refuses a
     prefix ending in whitespace, so it is sent without it and the model usually writes it again)."""
 
     def __init__(self, owner: StreamRecovery, inner: Decoder, *, continuation: bool, withheld: str) -> None:
-        self.provider = inner.provider
-        self._owner = owner
-        self._inner = inner
+        super().__init__(owner, inner)
         self._continuation = continuation
         self._withheld = withheld
-
-    @property
-    def complete(self) -> bool:
-        return self._inner.complete
-
-    @property
-    def terminated(self) -> bool:
-        return self._inner.terminated
-
-    def is_keepalive(self, event: WireEvent) -> bool:
-        return self._inner.is_keepalive(event)
 
     def decode(self, event: WireEvent) -> list[Chunk]:
         return self._filter(self._inner.decode(event))
