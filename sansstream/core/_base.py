@@ -77,6 +77,8 @@ class QueuedParser(Generic[E]):
         # slicing yields the same items before the same error.
         self._pending = None
         self._failed = None  # why the parser stopped; further calls are refused
+        # feed() returned items completed before an error: the error is raised by the next call
+        self._deferred: RemoteProtocolError | None = None
 
     def receive_data(self, data: bytes) -> None:
         """Buffer ``data`` and queue every item it completes; ``b""`` marks the end."""
@@ -105,12 +107,22 @@ class QueuedParser(Generic[E]):
         return END if self._eof else NEED_DATA
 
     def feed(self, data: bytes) -> list[E]:
-        """``receive_data(data)`` then every item that is complete. If it raises, the items
-        completed by this call are lost with it: use ``next_event`` to get each one first."""
+        """``receive_data(data)`` then every item that is complete. When an error follows items
+        in the same call, those items are returned and the error is raised by the next call (the
+        contract of every parser's ``feed``), so nothing completed is lost."""
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         self.receive_data(data)
         out: list[E] = []
         while True:
-            event = self.next_event()
+            try:
+                event = self.next_event()
+            except RemoteProtocolError as exc:
+                if not out:
+                    raise
+                self._deferred = exc
+                return out
             if event is NEED_DATA or event is END:
                 return out
             out.append(event)
