@@ -87,41 +87,24 @@ _COALESCE: Final = 4096
 _SMALL_SLICE: Final = 256
 # Regions at least this big are first tried as blocks of one uniform shape, in bulk.
 _UNIFORM_MIN: Final = 512
-# Decoded event names (``event: content_block_delta``) of the common providers: looking a name
-# up beats decoding it. Fixed: it never grows, so no stream can make it hold more.
-_EVENT_NAMES: Final[dict[bytes, str]] = {
-    name.encode(): name
-    for name in (
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-        "ping",
-        "error",
-        "response.created",
-        "response.in_progress",
-        "response.completed",
-        "response.output_item.added",
-        "response.output_item.done",
-        "response.content_part.added",
-        "response.content_part.done",
-        "response.output_text.delta",
-        "response.output_text.done",
-        "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
-        "response.reasoning_summary_text.delta",
-        "message-start",
-        "content-start",
-        "content-delta",
-        "content-end",
-        "message-end",
-        "stream-start",
-        "text-generation",
-        "stream-end",
-    )
-}
+# Decoded event names (``event: content_block_delta``): looking a name up beats decoding it. A
+# stream uses a handful of names, so the first ones seen are kept; the cache stops growing at
+# _NAME_CACHE_MAX entries of at most _NAME_CACHE_KEY bytes, so no stream can make it hold more.
+# (No provider's names are listed here: the core knows none.)
+_NAME_CACHE: Final[dict[bytes, str]] = {}
+_NAME_CACHE_MAX: Final = 256
+_NAME_CACHE_KEY: Final = 64
+
+
+def _event_name(raw: bytes) -> str:
+    name = _NAME_CACHE.get(raw)
+    if name is None:
+        name = _decode(raw)
+        if len(_NAME_CACHE) < _NAME_CACHE_MAX and len(raw) <= _NAME_CACHE_KEY:
+            _NAME_CACHE[raw] = name
+    return name
+
+
 _NO_NAMES: Final[frozenset[str]] = frozenset()
 # CPython's int() refuses longer digit strings by default (sys.get_int_max_str_digits()).
 _MAX_RETRY_DIGITS: Final = 4300
@@ -218,7 +201,7 @@ def _block_event(raw: bytes, raw_type: bytes, id: str, retry: int | None) -> Ser
         text = raw.decode()
     except UnicodeDecodeError:
         text = _decode(raw)
-    name = (_EVENT_NAMES.get(raw_type) or _decode(raw_type)) if raw_type else "message"
+    name = _event_name(raw_type) if raw_type else "message"
     return _sse_event(text, name, id, retry)
 
 
