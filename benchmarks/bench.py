@@ -26,6 +26,7 @@ import json
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -839,6 +840,19 @@ def latency(quick: bool) -> None:
         print(f"| {name} | {p50:.3f} ms | {p99:.3f} ms | {lat[-1]:.3f} ms |")
 
 
+def import_times(runs: int = 5) -> str:
+    """Median wall time of importing ``sansstream`` and ``sansstream.core`` in a fresh
+    interpreter (what a script or an embedder pays before its first byte)."""
+    out = []
+    for module in ("sansstream", "sansstream.core"):
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        argv = [sys.executable, "-c", code]
+        runs_out = [subprocess.run(argv, capture_output=True, text=True, check=True) for _ in range(runs)]
+        times = sorted(float(done.stdout) for done in runs_out)
+        out.append(f"import {module}: {times[len(times) // 2] * 1000:.1f} ms")
+    return "import time (median of 5 fresh interpreters): " + ", ".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller corpora and one repeat")
@@ -861,6 +875,7 @@ def main(argv: list[str] | None = None) -> None:
         f"sansstream benchmarks — Python {sys.version.split()[0]}, {'quick' if args.quick else 'full'} run, "
         f"median of {repeats}"
     )
+    print(import_times())
     if "throughput" in parts:
         throughput_table(args.quick, repeats, args.corpus)
     if "linearity" in parts:
