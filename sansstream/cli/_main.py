@@ -684,11 +684,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    with server:
-        log(f"serving {path} at {server.url}/ (any path, any method); Ctrl-C to stop")
-        try:
+    try:
+        with server:  # (closed on the way out, however the loop ends)
+            log(f"serving {path} at {server.url}/ (any path, any method); Ctrl-C to stop")
             while not server.wait(0.5):
                 pass
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how serve is stopped: a normal end, wherever it lands
     return 0
