@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sansstream.core import NDJSONParser, SSEParser, iter_sse
+from sansstream.model import END, NEED_DATA
 from sansstream.providers import StreamDecoder, decode_stream
 
 SLICES = (1, 7, 64, 4096, 65536)
@@ -261,6 +262,21 @@ def sse_sansstream(chunks: list[bytes]) -> int:
     for chunk in chunks:
         n += len(parser.feed(chunk))
     return n + len(parser.feed(b""))
+
+
+def sse_sansstream_pull(chunks: list[bytes]) -> int:
+    """The h11-style pull API: ``receive_data`` per slice, ``next_event`` until ``NEED_DATA``."""
+    parser = SSEParser(max_event_size=None)
+    receive, next_event = parser.receive_data, parser.next_event
+    n = 0
+    for chunk in chunks:
+        receive(chunk)
+        while next_event() is not NEED_DATA:
+            n += 1
+    receive(b"")
+    while next_event() is not END:
+        n += 1
+    return n
 
 
 def sse_sansstream_iter(chunks: list[bytes]) -> int:
@@ -619,6 +635,7 @@ def throughput_table(quick: bool, repeats: int, only: list[str] | None = None) -
         impls: list[tuple[str, Callable[[list[bytes]], int], bool]] = []
         if corpus.kind == "sse":
             impls.append(("sansstream SSEParser", sse_sansstream, False))
+            impls.append(("sansstream receive_data/next_event", sse_sansstream_pull, False))
             impls.append(("sansstream iter_sse", sse_sansstream_iter, False))
             for name, fn in sse_peers:
                 impls.append((name, fn, True))

@@ -304,3 +304,39 @@ def test_checker_catches_violations(layer: str, source: str, bad: str) -> None:
 )
 def test_checker_accepts_allowed_imports(layer: str, source: str) -> None:
     assert violations(source, f"sansstream.{layer}._example", False, layer) == []
+
+
+# -- the core stays readable --------------------------------------------------------------------
+
+CORE = Path(__file__).resolve().parent.parent / "sansstream" / "core"
+MAX_FUNCTION_LINES = 80
+
+
+def function_lengths(source: str) -> list[tuple[str, int, int]]:
+    """``(name, first line, lines)`` of every function, counted from the first statement after
+    its docstring to its last line (comments and blank lines inside count)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            first = body[0]
+            if len(body) > 1 and isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                first = body[1]
+            found.append((node.name, node.lineno, (node.end_lineno or node.lineno) - first.lineno + 1))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+def test_no_core_function_is_longer_than_80_lines(path: Path) -> None:
+    long = [
+        f"{name} (line {line}): {n} lines"
+        for name, line, n in function_lengths(path.read_text())
+        if n > MAX_FUNCTION_LINES
+    ]
+    assert not long, f"split these (the core is read against its specs): {long}"
+
+
+def test_the_length_check_counts_what_it_says() -> None:
+    body = "\n".join(f"    x = {i}" for i in range(81))
+    assert function_lengths(f'def f():\n    """doc"""\n{body}\n') == [("f", 1, 81)]
+    assert function_lengths("def g():\n    return 1\n") == [("g", 1, 1)]

@@ -8,14 +8,15 @@ model gives, and any slicing must deliver the same events first.
 
 Routes covered here:
 
-* the bulk ``data:`` run (``SSEParser._data_run``): the complete lines of a block still open
+* the bulk ``data:`` run (``_sse_routes.data_run``): the complete lines of a block still open
   (most of a big event), the rest of a block begun in earlier bytes, and a region that is
   nothing but ``data:`` lines;
-* feed()'s route for small slices without CR (``SSEParser._small_lines``): ``event``, ``data``
+* feed()'s route for small slices without CR (``_sse_routes.small_lines``): ``event``, ``data``
   and blank lines applied in place, anything else handed to the general rules mid-slice. It is
   compared step by step (results, ``last_event_id``, ``retry`` after every slice, and the
-  error) with receive_data() + next_event(), which never take feed()'s quick routes;
-* regions of uniform blocks (``SSEParser._uniform_blocks``): every block ``data:`` only, or
+  error) with ``SSEParser(routes=False)`` driven by receive_data() + next_event(): the rules
+  alone, through the pull API;
+* regions of uniform blocks (``_sse_routes.uniform_blocks``): every block ``data:`` only, or
   ``event:`` then ``data:``, parsed in bulk; odd blocks placed at every position of a region
   and blocks over the limit must make it step aside;
 * feed()'s route for one whole ``event`` + ``data`` block per slice.
@@ -240,11 +241,11 @@ def _lines_stream(seed: int, n: int = 120) -> bytes:
 
 def _stepwise(chunks: list[bytes], use_feed: bool, **opts: Any) -> tuple[list[Any], Any, list[Any]]:
     """Everything returned, in order; the error that ended the stream (type, size, limit);
-    and last_event_id and retry after each slice. With use_feed, feed() per slice; else
-    receive_data() and next_event(), which never take feed()'s quick routes (the general route
-    is the reference). An error is raised one call later by feed() when results came before
+    and last_event_id and retry after each slice. With use_feed, feed() per slice (every route
+    on); else receive_data() and next_event() on a parser with every route off (the rules alone
+    are the reference). An error is raised one call later by feed() when results came before
     it, so the states are compared up to the shorter list."""
-    parser: SSEParser[Any] = SSEParser(**opts)
+    parser: SSEParser[Any] = SSEParser(**opts) if use_feed else SSEParser(routes=False, **opts)
     results: list[Any] = []
     states: list[Any] = []
     try:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 from ..model import END, NEED_DATA, EndOfStream, LocalProtocolError, NeedData, RemoteProtocolError
 
-__all__ = ["FramingParser", "drive"]
+__all__ = ["FramingParser", "drive"]  # (refusal and QueuedParser are for the parsers here)
 
 E = TypeVar("E")
 
@@ -48,6 +48,15 @@ def drive(parser: FramingParser[E], chunks: Iterable[bytes]) -> Iterator[E]:
         if event is END or event is NEED_DATA:
             return
         yield event
+
+
+def refusal(parser: str, reason: str) -> LocalProtocolError:
+    """The error every parser raises for any call after an error escaped it (the one contract:
+    an error is raised once every event before it was returned, and then the parser is done)."""
+    return LocalProtocolError(
+        f"this {parser} failed earlier ({reason}) and cannot be used again; create a new parser "
+        "(and, for a network stream, a new connection) for a new stream"
+    )
 
 
 class QueuedParser(Generic[E]):
@@ -148,7 +157,4 @@ class QueuedParser(Generic[E]):
 
     def _check_usable(self) -> None:
         if self._failed is not None:
-            raise LocalProtocolError(
-                f"this {self._PARSER} failed earlier and cannot be used again ({self._failed}); "
-                "create a new parser for a new stream"
-            )
+            raise refusal(self._PARSER, self._failed)

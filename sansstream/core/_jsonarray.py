@@ -40,6 +40,7 @@ from ..model import (
     RemoteProtocolError,
 )
 from ._base import QueuedParser, drive
+from ._receive import strip_bom
 
 __all__ = ["JSONArrayParser", "iter_json_array", "DEFAULT_MAX_ELEMENT_SIZE"]
 
@@ -50,7 +51,6 @@ bounding what a broken server can make us buffer. ``None`` lifts the limit."""
 
 _EXCERPT_CHARS: Final = 60  # enough to recognise the spot in an error message
 _COMPACT_AT: Final = 64 * 1024  # drop consumed bytes once this many piled up (amortised O(1))
-_BOM: Final = b"\xef\xbb\xbf"
 
 _NON_WS: Final = re.compile(rb"[^ \t\r\n]")
 _STRUCTURAL: Final = re.compile(rb'["{}\[\]]')
@@ -136,12 +136,14 @@ class JSONArrayParser(QueuedParser[JSONValue]):
         """Buffer ``data`` and split off every element it completes."""
         self._buf += data
         if self._at_start:
-            if len(self._buf) < len(_BOM) and _BOM.startswith(self._buf):
+            first = bytes(self._buf[:3])
+            head = strip_bom(first)
+            if head is None:
                 return  # maybe a BOM split across slices; decide once more bytes are here
             self._at_start = False
-            if self._buf.startswith(_BOM):
-                del self._buf[: len(_BOM)]
-                self._dropped += len(_BOM)
+            if len(head) < len(first):
+                del self._buf[:3]
+                self._dropped += 3
         self._scan()
 
     def _decode_next(self) -> JSONValue:
@@ -216,40 +218,36 @@ class JSONArrayParser(QueuedParser[JSONValue]):
                 pos = end
                 break
             pos = match.start()
-            byte = buf[pos]
-            if state in (_FIRST, _VALUE):
-                if byte == 0x5D and state == _FIRST:  # ']' right after '[': an empty array
-                    state = _DONE
-                    pos += 1
-                    continue
-                state = self._begin_element(pos, byte)
-                if state != _IN_SCALAR:  # a scalar's first byte is part of what _SCALAR_END skips
-                    pos += 1
-            elif state == _AFTER:
-                if byte == 0x2C:  # ','
-                    state = _VALUE
-                elif byte == 0x5D:  # ']'
-                    state = _DONE
-                else:
-                    self._structural_error(pos, "expected ',' or ']' after an array element")
-                pos += 1
-            elif state == _START:
-                if byte == 0x5B:  # '['
-                    state = _FIRST
-                    pos += 1
-                elif byte == 0x7B:  # '{': an object body (an error report), one value
-                    self._object_body = True
-                    state = self._begin_element(pos, byte)
-                    pos += 1
-                else:
-                    self._structural_error(pos, "expected a JSON array ('[') or object ('{')")
-            else:  # _DONE
-                what = "object" if self._object_body else "array's closing ']'"
-                self._structural_error(pos, f"unexpected data after the JSON {what}")
+            state, pos = self._between(state, pos, buf[pos])
         self._pos = pos
         self._state = state
         self._check_size()
         self._compact()
+
+    def _between(self, state: int, pos: int, byte: int) -> tuple[int, int]:
+        """One byte between tokens (whitespace skipped): the new state and position."""
+        if state in (_FIRST, _VALUE):
+            if byte == 0x5D and state == _FIRST:  # ']' right after '[': an empty array
+                return _DONE, pos + 1
+            state = self._begin_element(pos, byte)
+            # (A scalar's first byte is part of what _SCALAR_END skips.)
+            return state, pos if state == _IN_SCALAR else pos + 1
+        if state == _AFTER:
+            if byte == 0x2C:  # ','
+                return _VALUE, pos + 1
+            if byte == 0x5D:  # ']'
+                return _DONE, pos + 1
+            self._structural_error(pos, "expected ',' or ']' after an array element")
+        if state == _START:
+            if byte == 0x5B:  # '['
+                return _FIRST, pos + 1
+            if byte == 0x7B:  # '{': an object body (an error report), one value
+                self._object_body = True
+                return self._begin_element(pos, byte), pos + 1
+            self._structural_error(pos, "expected a JSON array ('[') or object ('{')")
+        # _DONE
+        what = "object" if self._object_body else "array's closing ']'"
+        self._structural_error(pos, f"unexpected data after the JSON {what}")
 
     def _begin_element(self, pos: int, byte: int) -> int:
         if byte in (0x2C, 0x5D):  # ',' or ']' where a value belongs

@@ -37,6 +37,8 @@ from ..model import (
     RemoteProtocolError,
     SansStreamError,
 )
+from ._base import refusal
+from ._receive import gather_lines, strip_bom
 from ._wirejson import dumps_wire
 
 # json.loads' own scanner, (value, end) from an index: the C one when CPython has it (see
@@ -51,7 +53,6 @@ biggest real ones carry base64 images or long tool results (a few MiB), so 16 Mi
 while bounding what a runaway or hostile server can make us buffer. ``None`` lifts the limit."""
 
 _EXCERPT_CHARS: Final = 60  # enough to recognise a line in an error message, short enough to read
-_BOM: Final = b"\xef\xbb\xbf"
 _JSON_WS: Final = b" \t\r"  # JSON whitespace other than LF (LF already ended the line)
 _NOTHING: Final = object()  # _take() found no complete value
 
@@ -88,7 +89,6 @@ def auto_orjson_loads() -> Callable[[bytes], Any] | None:
 _DIGITS_TO_ZERO: Final = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
 _LONG_DIGITS: Final = b"0" * 19
 _WINDOW: Final = 1 << 16
-_GATHER: Final = 4096  # iter_ndjson() gathers slices without LF up to this many bytes
 _DEEP_LINE: Final = 400  # a line this short cannot nest 200 deep (each level is 2 bytes)
 _DEEP_BRACKETS: Final = 200
 
@@ -438,12 +438,13 @@ class NDJSONParser:
     def _strip_bom(self, data: bytes) -> bytes:
         # The BOM may itself arrive split; hold back a prefix of it until it is decided.
         pending = bytes(self._tail) + data
-        if len(pending) < len(_BOM) and _BOM.startswith(pending):
+        head = strip_bom(pending)
+        if head is None:
             self._tail[:] = pending
             return b""
         self._at_start = False
         self._tail.clear()
-        return pending[len(_BOM) :] if pending.startswith(_BOM) else pending
+        return head
 
     def _grow_tail(self, more: bytes) -> None:
         # One extra byte is allowed beyond the limit: it may be the CR of a CRLF.
@@ -533,10 +534,7 @@ class NDJSONParser:
             error, self._deferred = self._deferred, None
             raise error
         if self._failed is not None:
-            raise LocalProtocolError(
-                f"this NDJSONParser failed earlier and cannot be used again ({self._failed}); "
-                "create a new parser for a new stream"
-            )
+            raise refusal("NDJSONParser", self._failed)
 
 
 def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
@@ -548,27 +546,9 @@ def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
     receive = parser.receive_data
     drain = parser._drain
     values: list[Any] = []
-    # Slices without LF complete no line: they are gathered and handed over joined with the
-    # next slice that has one (or once _GATHER bytes are held, so max_line_size is still
-    # enforced within that many bytes). Nothing is read ahead: a slice with an LF is parsed
-    # at once.
-    held: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        if 10 not in chunk:
-            if chunk:  # an empty slice from a transport is not the end; the iterator's end is
-                held.append(chunk)
-                size += len(chunk)
-                if size >= _GATHER:
-                    receive(b"".join(held))
-                    held.clear()
-                    size = 0
-            continue
-        if held:
-            held.append(chunk)
-            chunk = b"".join(held)  # noqa: PLW2901 (the gathered slices, then this one)
-            held.clear()
-            size = 0
+    # Slices that end no line are gathered and handed over joined with the next one that
+    # does (see core/_receive.py); nothing is read ahead.
+    for chunk in gather_lines(chunks):
         receive(chunk)
         if parser._next < len(parser._lines):
             try:
@@ -578,8 +558,6 @@ def iter_ndjson(chunks: Iterable[bytes], **opts: Any) -> Iterator[Any]:
                 raise
             yield from values
             values.clear()
-    if held:
-        receive(b"".join(held))
     receive(b"")
     try:
         drain(values, False)

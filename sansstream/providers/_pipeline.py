@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..core import FramingParser
+from ..core import GATHER, FramingParser, gather_lines
 from ..model import (
     END,
     NEED_DATA,
@@ -67,8 +67,6 @@ __all__ = ["StreamDecoder", "decode_stream"]
 # The line-based framings: a slice without CR or LF ends no line, so it completes nothing, and
 # their parsers' feed() returns the events before an error and raises it on the next call.
 _LINE_FRAMINGS = ("sse", "ndjson")
-# Slices that end no line are held (StreamDecoder) or joined (decode_stream) up to this size.
-_GATHER = 4096
 
 
 def _make_parser(framing: Framing, options: dict[str, Any]) -> FramingParser[WireEvent]:
@@ -136,7 +134,7 @@ class StreamDecoder:
         self._drained = True
         # Quick-route slices without CR or LF, not yet handed to the parser: they end no line,
         # so they can complete nothing. They go over with the next slice that has a line end,
-        # at the end of input, or once _GATHER bytes are held (so a size limit is still
+        # at the end of input, or once GATHER bytes are held (so a size limit is still
         # enforced within that many bytes); tiny slices then cost a list append each.
         self._held: list[bytes] = []
         self._held_size = 0
@@ -212,7 +210,7 @@ class StreamDecoder:
         if 10 not in data and 13 not in data:
             self._held.append(data)
             self._held_size += len(data)
-            if self._held_size < _GATHER:
+            if self._held_size < GATHER:
                 return False
             data = b""
         if self._held:
@@ -466,7 +464,7 @@ def decode_stream(
         provider, strict=strict, raise_errors=raise_errors, framing=framing, **parser_opts
     )
     feed = machine.feed
-    pieces = _gathered(chunks) if machine.framing in _LINE_FRAMINGS else chunks
+    pieces = gather_lines(chunks) if machine.framing in _LINE_FRAMINGS else chunks
     for data in pieces:
         if not data:
             continue  # an empty slice from an iterator is not the end of input
@@ -476,27 +474,3 @@ def decode_stream(
         machine.next_chunk()
     while out := feed(b""):  # (feed(b"") until nothing is left: see feed())
         yield from out
-
-
-def _gathered(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """``chunks`` with each run of slices that hold no CR or LF joined onto the next slice
-    (or yielded once _GATHER bytes are held, or at the end); empty slices dropped."""
-    held: list[bytes] = []
-    size = 0
-    for piece in chunks:
-        if 10 in piece or 13 in piece:
-            if held:
-                held.append(piece)
-                piece = b"".join(held)  # noqa: PLW2901 (the held slices, then this one)
-                held.clear()
-                size = 0
-            yield piece
-        elif piece:
-            held.append(piece)
-            size += len(piece)
-            if size >= _GATHER:
-                yield b"".join(held)
-                held.clear()
-                size = 0
-    if held:
-        yield b"".join(held)
