@@ -51,6 +51,13 @@ class LinesProvider(Provider):
     content_types = ("application/x-ndjson",)
     terminal_marker = '{"end": ...}'
     encoder_class: ClassVar[type[ChunkEncoder] | None] = LinesEncoder
+    url_hints: ClassVar[tuple[str, ...]] = ("/lines/v2 /talk",)
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            isinstance(e, JSONValue) and isinstance(e.value, dict) and ("say" in e.value or "end" in e.value)
+            for e in events
+        )
 
     def build_request(
         self,

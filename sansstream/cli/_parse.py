@@ -10,10 +10,10 @@ json-array), else the bytes; the provider from the recorded request URL, else th
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..core import make_parser
 from ..model import (
@@ -27,7 +27,9 @@ from ..model import (
     SSEField,
     WireEvent,
 )
-from ..providers import StreamDecoder
+from ..providers import Provider, StreamDecoder
+from ..providers import get as get_provider
+from ..providers import names as provider_names
 from ..transports import Recording
 
 __all__ = [
@@ -57,36 +59,38 @@ _CONTENT_TYPES = (
     ("application/json", "json-array"),
 )
 
-_FOLDERS = {
-    "openai": "openai",
-    "openai-chat": "openai",
-    "openai-compatible": "openai",
-    "openai-responses": "openai-responses",
-    "anthropic": "anthropic",
-    "gemini": "gemini",
-    "ollama": "ollama",
-    "bedrock": "bedrock",
-    "mistral": "mistral",
-    "cohere": "cohere",
-    "slop": "slop",
-}
+# Folder names of recordings that are not a provider's own name.
+_FOLDER_ALIASES = {"openai-chat": "openai", "openai-compatible": "openai"}
 
-# (substring of the request URL, provider), most specific first.
-_URLS = (
-    ("/responses", "openai-responses"),
-    ("api.anthropic.com", "anthropic"),
-    ("/v1/messages", "anthropic"),
-    ("generativelanguage.googleapis.com", "gemini"),
-    (":streamgeneratecontent", "gemini"),
-    ("bedrock-runtime", "bedrock"),
-    ("/converse-stream", "bedrock"),
-    ("api.mistral.ai", "mistral"),
-    ("api.cohere", "cohere"),
-    ("/v2/chat", "cohere"),
-    ("/api/chat", "ollama"),
-    ("/api/generate", "ollama"),
-    ("/chat/completions", "openai"),
-)
+
+def _providers() -> list[Provider]:
+    """Every registered provider that loads (``providers.get`` reports why one does not)."""
+    found = []
+    for name in provider_names():
+        try:
+            found.append(get_provider(name))
+        except ConfigurationError:
+            continue
+    return found
+
+
+def _url_hints(providers: list[Provider]) -> list[tuple[str, str]]:
+    """``(hint, provider)`` for every ``Provider.url_hints`` entry and the host of every
+    ``default_base_url``, most specific first: more pieces, then a host, then longer; ties in
+    registry order."""
+    hints: list[tuple[str, str]] = []
+    for provider in providers:
+        own = [hint.lower() for hint in provider.url_hints]
+        host = urlsplit(provider.default_base_url).netloc.lower()
+        if host and host not in own:
+            own.append(host)
+        hints += [(hint, provider.name) for hint in own]
+
+    def rank(item: tuple[str, str]) -> tuple[int, int, int]:
+        pieces = item[0].split()
+        return (-len(pieces), 0 if any("." in piece for piece in pieces) else 1, -len(item[0]))
+
+    return sorted(hints, key=rank)
 
 
 def guess_framing(recording: Recording, path: Path) -> str:
@@ -126,26 +130,27 @@ def guess_provider(recording: Recording, path: Path, framing: str) -> str:
 
 def guess_provider_why(recording: Recording, path: Path, framing: str) -> tuple[str, str]:
     """``(provider, what the guess rests on)``: the recorded request URL, the folder name, or the
-    first wire events of the content."""
+    first wire events of the content. Every registered provider takes part (its ``url_hints``
+    and ``looks_like``)."""
+    providers = _providers()
     url = ""
     if recording.request is not None:
         url = recording.request.url.lower()
     elif not recording.url.startswith("file:"):
         url = recording.url.lower()
-    for needle, provider in _URLS:
-        if url and needle in url:
-            return provider, f"the recorded request URL (it contains {needle!r})"
+    if url:
+        for hint, name in _url_hints(providers):
+            if all(piece in url for piece in hint.split()):
+                return name, f"the recorded request URL (it contains {hint!r})"
+    known = {provider.name for provider in providers}
     for folder in (path.parent.name, path.parent.parent.name):
-        if folder.lower() in _FOLDERS:
-            return _FOLDERS[folder.lower()], f"the folder name {folder!r}"
-    return _sniff_provider(recording.body, framing), "the content (its first wire events)"
+        name = _FOLDER_ALIASES.get(folder.lower(), folder.lower())
+        if name in known:
+            return name, f"the folder name {folder!r}"
+    return _sniff_provider(recording.body, framing, providers), "the content (its first wire events)"
 
 
-def _sniff_provider(body: bytes, framing: str) -> str:
-    if framing == "eventstream":
-        return "bedrock"
-    if framing == "json-array":
-        return "gemini"
+def _sniff_provider(body: bytes, framing: str, providers: list[Provider]) -> str:
     events: list[WireEvent] = []
     try:
         parser = make_parser(framing)
@@ -157,39 +162,15 @@ def _sniff_provider(body: bytes, framing: str) -> str:
             events.append(event)
     except SansStreamError:
         pass
-    for event in events:
-        name = event.event if isinstance(event, ServerSentEvent) else ""
-        value: Any = None
-        if isinstance(event, ServerSentEvent):
-            try:
-                value = json.loads(event.data)
-            except ValueError:
-                value = None
-        elif isinstance(event, JSONValue):
-            value = event.value
-        kind = value.get("type") if isinstance(value, dict) else None
-        if name.startswith(("message_", "content_block")) or kind in ("message_start", "content_block_delta"):
-            return "anthropic"
-        if name.startswith("response.") or (isinstance(kind, str) and kind.startswith("response.")):
-            return "openai-responses"
-        if name in ("message-start", "content-delta", "stream-start") or kind in (
-            "message-start",
-            "content-delta",
-        ):
-            return "cohere"
-        if not isinstance(value, dict):
-            continue
-        if "candidates" in value:
-            return "gemini"
-        if value.get("object") == "chat.completion.chunk" or "choices" in value:
-            return "openai"
-        if "done" in value and ("message" in value or "response" in value):
-            return "ollama"
-        if kind in ("content", "thinking", "tool_start", "tool_result", "done", "error"):
-            return "slop"
+    # A provider that defines looks_like itself wins over those that inherit it (the presets
+    # inherit OpenAI's); then registry order.
+    claims = [p for p in providers if p.looks_like(events)]
+    claims.sort(key=lambda p: "looks_like" not in type(p).__dict__)
+    if claims:
+        return claims[0].name
     raise ConfigurationError(
-        "cannot tell which provider wrote this stream; pass --provider (one of: openai, "
-        "openai-responses, anthropic, gemini, ollama, mistral, cohere, bedrock, slop)"
+        "cannot tell which provider wrote this stream; pass --provider (one of: "
+        f"{', '.join(p.name for p in providers)})"
     )
 
 

@@ -159,6 +159,20 @@ class Provider(ABC):
     def decoder(self) -> Decoder:
         """A fresh decoder for one stream."""
 
+    url_hints: ClassVar[tuple[str, ...]] = ()
+    """Pieces of a request URL that show it went to this provider (``"api.anthropic.com"``,
+    ``"/v1/messages"``); a hint of several space-separated pieces needs them all. ``sansstream
+    parse`` names the provider of a recording by its URL with these (and the host of
+    ``default_base_url``): hints of more pieces first, then those naming a host, then the
+    longer ones."""
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        """Whether these wire events (the first few of a stream, parsed with its framing) are
+        this provider's, for ``sansstream parse`` on a file with no URL to go by. A provider
+        that defines it in its own class wins over those that inherit it (the OpenAI-compatible
+        presets inherit OpenAI's). Default ``False``: never guessed from content."""
+        return False
+
     encoder_class: ClassVar[type[ChunkEncoder] | None] = None
     """This provider's wire encoder (chunks → its wire events), for the server helpers and the
     demo; ``None`` when it cannot be served. Subclasses inherit it (OpenAI-compatible presets

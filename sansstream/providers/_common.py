@@ -24,15 +24,17 @@ Request side (the common message format of ``_base.Message`` / ``ToolSpec``):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..model import (
     FINISH_REASONS,
     Chunk,
+    JSONValue,
     LocalProtocolError,
     ProviderError,
     RemoteProtocolError,
+    ServerSentEvent,
     StreamError,
     ToolCallDelta,
     ToolCallEnd,
@@ -65,6 +67,7 @@ __all__ = [
     "bearer_headers",
     "bearer_post",
     "apply_extra_body",
+    "sniffed",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -496,3 +499,21 @@ def apply_extra_body(
             raise LocalProtocolError(f"extra_body must be a mapping, not {type(extra).__name__}")
         body.update(extra)
     return body
+
+
+def sniffed(events: Iterable[Any]) -> Iterator[tuple[str, Any, Any]]:
+    """For ``Provider.looks_like``: each SSE or NDJSON/JSON-array event as ``(SSE event name or
+    "", its JSON value or None, the value's "type" field or None)``."""
+    for event in events:
+        name = ""
+        value: Any = None
+        if isinstance(event, ServerSentEvent):
+            name = event.event
+            try:
+                value = json.loads(event.data)
+            except ValueError:
+                value = None
+        elif isinstance(event, JSONValue):
+            value = event.value
+        kind = value.get("type") if isinstance(value, dict) else None
+        yield name, value, kind

@@ -73,6 +73,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    sniffed,
     tool_declarations,
 )
 from ._encoder import ChunkEncoder, WireOut
@@ -584,6 +585,14 @@ class AnthropicProvider(Provider):
     encoder_class = AnthropicEncoder
     framing = "sse"
     default_base_url = "https://api.anthropic.com"
+    url_hints: ClassVar[tuple[str, ...]] = ("api.anthropic.com", "/v1/messages")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            name.startswith(("message_", "content_block")) or kind in ("message_start", "content_block_delta")
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env: tuple[str, ...] = ("ANTHROPIC_API_KEY",)
     base_url_env: str | None = "ANTHROPIC_BASE_URL"
     content_types = ("text/event-stream",)

@@ -296,8 +296,8 @@ class AzureResponsesProvider(_AzureMixin, OpenAIResponsesProvider):
     base_url_env = None
     deployment_scoped = False
     accepted_options: ClassVar[frozenset[str] | None] = (
-        (OpenAIResponsesProvider.accepted_options or frozenset()) | AZURE_OPTIONS
-    )
+        OpenAIResponsesProvider.accepted_options or frozenset()
+    ) | AZURE_OPTIONS
 
     def decoder(self) -> Decoder:
         return AzureResponsesDecoder()

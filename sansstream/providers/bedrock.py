@@ -518,6 +518,20 @@ class BedrockProvider(Provider):
     encoder_class = BedrockEncoder
     framing = "eventstream"
     default_base_url = ""
+    url_hints: ClassVar[tuple[str, ...]] = (
+        "bedrock-runtime /converse-stream",
+        "/converse-stream",
+        "bedrock-runtime",
+    )
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        # Converse stream messages carry the event name in a header (messageStart, contentBlockDelta...).
+        return any(
+            isinstance(e, EventStreamMessage)
+            and e.event_type in ("messageStart", "contentBlockDelta", "messageStop")
+            for e in events
+        )
+
     api_key_env = ()
     base_url_env = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
     content_types = ("application/vnd.amazon.eventstream",)

@@ -400,6 +400,15 @@ class BedrockInvokeProvider(Provider):
     encoder_class = BedrockInvokeEncoder
     framing = "eventstream"
     default_base_url = ""
+    url_hints: ClassVar[tuple[str, ...]] = (
+        "bedrock-runtime /invoke-with-response-stream",
+        "/invoke-with-response-stream",
+    )
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        # InvokeModelWithResponseStream wraps each model event in a "chunk" message.
+        return any(isinstance(e, EventStreamMessage) and e.event_type == "chunk" for e in events)
+
     api_key_env = ()
     base_url_env = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
     content_types = ("application/vnd.amazon.eventstream",)

@@ -62,6 +62,7 @@ from ._common import (
     normalize_finish,
     provider_error,
     renamed_options,
+    sniffed,
     tool_call_id,
     unknown_role,
 )
@@ -402,6 +403,15 @@ class CohereProvider(Provider):
     encoder_class = CohereEncoder
     framing = "sse"
     default_base_url = "https://api.cohere.com"
+    url_hints: ClassVar[tuple[str, ...]] = ("api.cohere", "/v2/chat")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            name in ("message-start", "content-delta", "stream-start")
+            or kind in ("message-start", "content-delta")
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env = ("CO_API_KEY", "COHERE_API_KEY")
     base_url_env = None
     content_types = ("text/event-stream",)

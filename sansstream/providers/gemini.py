@@ -83,6 +83,7 @@ from ._common import (
     normalize_finish,
     provider_error,
     renamed_options,
+    sniffed,
     tool_declarations,
 )
 from ._encoder import ChunkEncoder, WireOut
@@ -634,6 +635,11 @@ class GeminiProvider(Provider):
     encoder_class = GeminiEncoder
     framing = "sse"
     default_base_url = "https://generativelanguage.googleapis.com"
+    url_hints: ClassVar[tuple[str, ...]] = ("generativelanguage.googleapis.com", ":streamgeneratecontent")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(isinstance(value, dict) and "candidates" in value for name, value, kind in sniffed(events))
+
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     content_types = ("text/event-stream", "application/json")
     terminal_marker = "a chunk with a finishReason"

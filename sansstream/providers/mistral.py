@@ -136,6 +136,7 @@ class MistralProvider(OpenAIProvider):
     name = "mistral"
     encoder_class = MistralEncoder
     default_base_url = "https://api.mistral.ai/v1"
+    url_hints: ClassVar[tuple[str, ...]] = ("api.mistral.ai",)
     api_key_env = ("MISTRAL_API_KEY",)
     base_url_env = None
     terminal_marker = "'data: [DONE]'"

@@ -58,6 +58,7 @@ from ._common import (
     normalize_finish,
     provider_error,
     renamed_options,
+    sniffed,
     tool_declarations,
 )
 from ._encoder import ChunkEncoder, EncoderFraming, WireOut
@@ -287,6 +288,14 @@ class OllamaProvider(Provider):
     encoder_class = OllamaEncoder
     framing = "ndjson"
     default_base_url = f"http://localhost:{DEFAULT_PORT}"
+    url_hints: ClassVar[tuple[str, ...]] = ("/api/chat", "/api/generate")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            isinstance(value, dict) and "done" in value and ("message" in value or "response" in value)
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env: tuple[str, ...] = ()
     base_url_env = "OLLAMA_HOST"
     content_types = ("application/x-ndjson", "application/json")

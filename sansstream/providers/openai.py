@@ -61,6 +61,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    sniffed,
     tool_call_id,
     unknown_role,
 )
@@ -515,6 +516,14 @@ class OpenAIProvider(Provider):
     encoder_class = OpenAIEncoder
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
+    url_hints: ClassVar[tuple[str, ...]] = ("api.openai.com", "/chat/completions")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            isinstance(value, dict) and (value.get("object") == "chat.completion.chunk" or "choices" in value)
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
     base_url_env: str | None = "OPENAI_BASE_URL"
     content_types = ("text/event-stream",)

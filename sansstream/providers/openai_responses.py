@@ -65,6 +65,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    sniffed,
     tool_call_id,
     unknown_role,
 )
@@ -560,6 +561,14 @@ class OpenAIResponsesProvider(Provider):
     encoder_class = OpenAIResponsesEncoder
     framing = "sse"
     default_base_url = "https://api.openai.com/v1"
+    url_hints: ClassVar[tuple[str, ...]] = ("api.openai.com /responses", "/responses")
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            name.startswith("response.") or (isinstance(kind, str) and kind.startswith("response."))
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
     base_url_env: str | None = "OPENAI_BASE_URL"
     content_types = ("text/event-stream",)

@@ -70,6 +70,7 @@ from ._common import (
     make_usage,
     normalize_finish,
     provider_error,
+    sniffed,
 )
 from ._encoder import ChunkEncoder, EncoderFraming, WireOut
 
@@ -287,6 +288,13 @@ class SlopProvider(Provider):
     encoder_class = SlopEncoder
     framing = "sse"
     default_base_url = ""
+
+    def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        return any(
+            kind in ("content", "thinking", "tool_start", "tool_result", "done", "error")
+            for name, value, kind in sniffed(events)
+        )
+
     api_key_env: tuple[str, ...] = ()
     base_url_env = "SLOP_BASE_URL"
     content_types = ("text/event-stream", *_NDJSON_TYPES)
