@@ -38,7 +38,7 @@ from ..model import (
     SansStreamError,
 )
 from ._base import refusal
-from ._receive import gather_lines, strip_bom
+from ._receive import LineBuffer, gather_lines
 from ._wirejson import dumps_wire
 
 # json.loads' own scanner, (value, end) from an index: the C one when CPython has it (see
@@ -179,15 +179,15 @@ class NDJSONParser:
         self._max = max_line_size
         self._loads = loads
         self._orjson = orjson_loads
-        # The unfinished last line (possibly ending in a CR whose LF is still to come).
-        self._tail = bytearray()
+        # The receive buffer: the unfinished last line (perhaps ending in a CR whose LF is still
+        # to come), a BOM still undecided.
+        self._buf = LineBuffer(cr_ends_lines=False)
         # Complete lines waiting for next_event, consumed from _next onwards (a list plus an
         # index, so taking a line is O(1) and the list is dropped wholesale once drained).
         self._lines: list[bytes] = []
         self._next = 0
         self._line_no = 0  # lines taken so far, blank ones included: the next line is _line_no + 1
         self._index = 0  # values returned so far
-        self._at_start = True  # nothing received yet: a BOM may still come
         # The queued lines may hold an integer orjson would turn into a float: decode them with
         # the stdlib (see the orjson route above).
         self._stdlib_only = False
@@ -217,41 +217,33 @@ class NDJSONParser:
             return  # the stream is already doomed; keep nothing more
         if not data:
             self._eof = True
-            if self._tail:
-                last = bytes(self._tail)
-                self._tail.clear()
+            last = self._buf.finish()
+            if last:
                 if self._orjson is not None and _long_digits(last):
                     self._stdlib_only = True
                 self._lines.append(last)
             return
-        if self._at_start:
-            data = self._strip_bom(data)
-            if not data:
-                return
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._grow_tail(data)
+        # The receive buffer (core/_receive.py) keeps the unterminated line, drops a leading BOM
+        # and hands out complete lines; a CR before an LF stays in its line (JSON whitespace).
+        region = self._buf.take(data, self._room)
+        if region is None:
+            self._doom(self._buf.overflow)
             return
-        parts = data.split(b"\n")
-        rest = parts.pop()
-        if self._tail:
-            self._tail += parts[0]
-            parts[0] = bytes(self._tail)
-            self._tail.clear()
-            # A digit run may straddle the old tail and these bytes: check the joined line too.
-            risky = self._orjson is not None and _long_digits(parts[0])
-        else:
-            risky = False
-        if not risky and self._orjson is not None:
-            risky = _long_digits(data)
+        if not region:
+            return
+        parts = region.split(b"\n")
+        parts.pop()  # the empty text after the final LF
+        # (A digit run orjson would read differently may straddle two slices: the joined lines
+        # are checked, and what stays in the tail is checked once it is part of a line.)
+        risky = self._orjson is not None and _long_digits(region)
         if self._next >= len(self._lines):
             self._lines, self._next = parts, 0
             self._stdlib_only = risky
         else:
             self._lines.extend(parts)
             self._stdlib_only = self._stdlib_only or risky
-        if rest:
-            self._grow_tail(rest)
+        if len(self._buf.tail) > self._room:
+            self._doom(len(self._buf.tail))
 
     def next_event(self) -> JSONValue | NeedData | EndOfStream:
         """The next value, ``NEED_DATA`` or ``END``."""
@@ -360,8 +352,8 @@ class NDJSONParser:
                 if not out:
                     raise
                 self._deferred = exc  # the parser has failed; the next call raises this first
-        if not self._at_start and not self._eof and self._pending is None and self._failed is None:
-            self._quick = self._tail
+        if self._buf.settled and not self._eof and self._pending is None and self._failed is None:
+            self._quick = self._buf.appendable()
         return out
 
     def _drain(self, out: list[Any], wrap: bool) -> None:
@@ -435,25 +427,11 @@ class NDJSONParser:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _strip_bom(self, data: bytes) -> bytes:
-        # The BOM may itself arrive split; hold back a prefix of it until it is decided.
-        pending = bytes(self._tail) + data
-        head = strip_bom(pending)
-        if head is None:
-            self._tail[:] = pending
-            return b""
-        self._at_start = False
-        self._tail.clear()
-        return head
-
-    def _grow_tail(self, more: bytes) -> None:
-        # One extra byte is allowed beyond the limit: it may be the CR of a CRLF.
-        size = len(self._tail) + len(more)
-        if self._max is not None and size > self._max + 1:
-            self._tail.clear()
-            self._pending = size
-            return
-        self._tail += more
+    def _doom(self, size: int) -> None:
+        """A line without an end grew past max_line_size (one byte more is allowed: it may be
+        the CR of a CRLF): keep nothing more; the error waits for the lines before it."""
+        self._buf.finish()
+        self._pending = size
 
     def _too_large(self, line: int, size: int) -> EventTooLargeError:
         return EventTooLargeError(
@@ -526,7 +504,7 @@ class NDJSONParser:
     def _fail(self, exc: RemoteProtocolError) -> NoReturn:
         self._failed = str(exc)
         self._lines, self._next, self._pending = [], 0, None
-        self._tail.clear()
+        self._buf.finish()
         raise exc
 
     def _check_usable(self) -> None:

@@ -49,7 +49,7 @@ from ..model import (
     SSEField,
 )
 from ._base import refusal
-from ._receive import GATHER, strip_bom
+from ._receive import GATHER, LineBuffer
 from ._sse_encode import STANDARD_FIELDS
 from ._sse_events import block_event, decode
 from ._sse_routes import take_region, take_slice
@@ -62,9 +62,6 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEParser", "iter_sse"]
 # (or a stream that never sends a line end) can make us hold in memory.
 DEFAULT_MAX_EVENT_SIZE: Final = 16 * 1024 * 1024
 
-# Line ends as ints: ``10 in data`` is a plain memchr, several times cheaper than ``b"\n" in data``.
-_LF: Final = 10
-_CR: Final = 13
 # Stands in for "no limit" so that limits are compared as ints without testing for None.
 _UNLIMITED: Final = 1 << 62
 _NO_NAMES: Final[frozenset[str]] = frozenset()
@@ -98,7 +95,7 @@ class SSEParser(Generic[E]):
     __slots__ = (
         "_all_extra",
         "_block_retry",
-        "_bom_done",
+        "_buf",
         "_comments",
         "_data",
         "_dirty",
@@ -120,8 +117,6 @@ class SSEParser(Generic[E]):
         "_room",
         "_routes",
         "_size",
-        "_skip_lf",
-        "_tail",
         "last_event_id",
         "max_event_size",
         "retry",
@@ -186,14 +181,9 @@ class SSEParser(Generic[E]):
         # time in ms, set by any valid ``retry:`` line as soon as it is read.
         self.last_event_id = last_event_id
         self.retry: int | None = None
-        # Line splitting: the unterminated line (bytes already searched and known to hold no CR
-        # or LF; the caller's own bytes object while it came in one slice, a bytearray once it
-        # grows); whether a CR ended the last line (then an LF first in the next bytes is the
-        # rest of that CRLF, not a blank line); whether the question of a leading BOM, which
-        # may arrive split, is settled.
-        self._tail: bytes | bytearray = b""
-        self._skip_lf = False
-        self._bom_done = False
+        # Line splitting: the receive buffer holds the unterminated line (searched already), a
+        # BOM still undecided, a CR whose LF may follow.
+        self._buf = LineBuffer(cr_ends_lines=True)
         # The block being built (the spec's buffers): the data lines as raw bytes (joined with
         # LF at dispatch), the event type buffer, the last event ID buffer, this block's
         # ``retry:`` value, the bytes of its lines (for max_event_size), and whether any line
@@ -374,11 +364,8 @@ class SSEParser(Generic[E]):
             self._out = []
         else:
             out = []  # never hand out the parser's own list
-        if self._routes and self._open and self._bom_done and not self._skip_lf:
-            tail = self._tail
-            if type(tail) is not bytearray:
-                tail = self._tail = bytearray(tail)
-            self._quick = tail
+        if self._routes and self._open and self._buf.settled:
+            self._quick = self._buf.appendable()
             self._room = self._limit - self._size
         return out
 
@@ -387,7 +374,7 @@ class SSEParser(Generic[E]):
         discarded. (If the file ends in the middle of an event, before the final empty line,
         the incomplete event is not dispatched.)" The unterminated line goes too."""
         self._quick = None
-        self._tail = b""
+        self._buf.finish()
         self._done = True
 
     # -- errors -------------------------------------------------------------------------------
@@ -451,44 +438,18 @@ class SSEParser(Generic[E]):
         CARRIAGE RETURN (CR) character not followed by a U+000A LINE FEED (LF) character being
         the ways in which a line can end."
         """
-        tail = self._tail
-        if not self._bom_done:
-            # "UTF-8 decode" strips one leading BOM, only at the very start of the stream; it
-            # may arrive split, so at most two bytes wait here until it is decided.
-            head = strip_bom(bytes(tail) + data)
-            if head is None:
-                self._tail = bytes(tail) + data
-                return
-            data = head
-            tail = self._tail = b""
-            self._bom_done = True
-        if self._skip_lf and data:
-            # The LF of a CRLF whose CR ended the previous bytes.
-            self._skip_lf = False
-            if data[0] == _LF:
-                data = data[1:]
-        # The last line end in the new bytes: everything before it is complete lines.
-        end = data.rfind(_LF)
-        end = max(end, data.rfind(_CR, end + 1))  # a CR after the last LF ends a later line
-        if end < 0:
-            held = self._size + len(tail) + len(data)
-            if held > self._limit:
-                self._set_error(self._too_large(held))  # refused before the excess is held
-            elif not tail:
-                self._tail = data
-            elif type(tail) is bytes:
-                self._tail = bytearray(tail) + data
-            else:
-                tail += data
+        # (The receive buffer, LineBuffer in core/_receive.py, splits lines this way and hands
+        # every line end out as an LF; it also drops one leading BOM, as "UTF-8 decode" does,
+        # only at the very start of the stream.)
+        buf = self._buf
+        region = buf.take(data, self._limit - self._size)
+        if region is None:
+            # No line end, and the block would break max_event_size: refused before the excess
+            # is held.
+            self._set_error(self._too_large(self._size + buf.overflow))
             return
-        # data[:n] is data itself (no copy) when the slice ends with a line end.
-        region = b"".join((tail, data[: end + 1])) if tail else data[: end + 1]
-        # A CR that is the very last byte may be the first half of a CRLF.
-        self._skip_lf = data[end] == _CR and end + 1 == len(data)
-        tail = self._tail = data[end + 1 :]
-        if _CR in region:
-            # Only CR, LF and CRLF end lines (never U+2028 or U+0085, so no splitlines()).
-            region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not region:
+            return
         try:
             if self._routes:
                 take_region(self, region)
@@ -499,8 +460,8 @@ class SSEParser(Generic[E]):
         except EventTooLargeError as exc:
             self._set_error(exc)
             return
-        if tail and self._size + len(tail) > self._limit:
-            self._set_error(self._too_large(self._size + len(tail)))
+        if self._size + len(buf.tail) > self._limit:
+            self._set_error(self._too_large(self._size + len(buf.tail)))
 
     def _lines(self, lines: list[bytes]) -> None:
         """Apply complete lines (line ends removed), one at a time, by the field rules."""
