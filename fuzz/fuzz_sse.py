@@ -9,6 +9,8 @@ Invariants checked for each input (control byte + body, see ``_harness``):
 3. With a small ``max_event_size`` the only exception is ``EventTooLargeError``; the events before
    it are a prefix of the oracle's, identical for every split; afterwards the parser refuses work
    with one of our errors.
+4. The speed routes change nothing: ``feed()`` with every route on gives exactly what
+   ``SSEParser(routes=False)`` (the rules alone) gives, with and without the small limit.
 
 Run: ``python fuzz/fuzz_sse.py fuzz/corpus-sse -max_len=4096`` (see fuzz/README.md).
 """
@@ -108,11 +110,25 @@ def run_limited(chunks: list[bytes], limit: int) -> tuple[list[Key], str | None]
     return [_key(e) for e in events], None
 
 
+def fed(chunks: list[bytes], limit: int | None, routes: bool) -> tuple[list[ServerSentEvent], str | None]:
+    parser: SSEParser[ServerSentEvent] = SSEParser(max_event_size=limit, routes=routes)
+    events: list[ServerSentEvent] = []
+    try:
+        for chunk in [*chunks, b""]:
+            events += parser.feed(chunk)
+    except SansStreamError as exc:
+        return events, type(exc).__name__
+    return events, None
+
+
 def check(data: bytes) -> None:
     control, body = split_input(data)
     ref = reference_parse(body)
     for how, chunks in feeds(control, body):
         check_unlimited(body, chunks, ref, how)
+        for limit in (None, 1 + (control * 37) % 97):
+            routed, rules = fed(chunks, limit, True), fed(chunks, limit, False)
+            assert routed == rules, f"{how}, limit {limit}: routes {routed} != rules {rules} for {body!r}"
 
     limit = 1 + (control * 37) % 97  # small, so the limit fires often
     want = [(e.type, e.data, e.last_event_id) for e in ref.events]

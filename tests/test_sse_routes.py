@@ -256,3 +256,37 @@ def test_the_switch_turns_every_route_off(monkeypatch: pytest.MonkeyPatch) -> No
         assert run_pull(chunks, False)[0]
         with pytest.raises(AssertionError, match="a route ran"):
             run_feed(chunks, True)
+
+
+@pytest.mark.parametrize("routes", [True, False])
+@pytest.mark.parametrize("before", [b"", b"data: a", b"data: a\n", b"data: a\n\n", b"data: a\r", b"da"])
+def test_bytes_after_the_end_are_refused_in_every_state(before: bytes, routes: bool) -> None:
+    for pull in (False, True):
+        parser: SSEParser[Any] = SSEParser(routes=routes)
+        if pull:
+            if before:
+                parser.receive_data(before)
+                while parser.next_event() is not NEED_DATA:
+                    pass
+            parser.receive_data(b"")
+            assert parser.next_event() is END
+        else:
+            parser.feed(before)
+            assert parser.feed(b"") == []
+        for more in (b"x", b"data: b\n\n"):
+            with pytest.raises(LocalProtocolError, match="after the end"):
+                (parser.receive_data if pull else parser.feed)(more)
+
+
+def test_the_shared_empty_queue_stays_empty() -> None:
+    """Idle parsers share one empty queue (memory); no path may ever append to it."""
+    from sansstream.core import _sse
+
+    for seed in range(10):
+        rng = random.Random(seed)
+        body = _stream(rng, 60)
+        chunks = _cut(body, rng, (1, 7, 64))
+        run_mixed(chunks, True)
+        run_pull(chunks, True)
+        run_feed(chunks, True, max_event_size=30)
+    assert _sse._NONE_QUEUED == []

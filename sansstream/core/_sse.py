@@ -69,6 +69,10 @@ _NO_NAMES: Final[frozenset[str]] = frozenset()
 _MAX_RETRY_DIGITS: Final = 4300
 
 AnySSE = ServerSentEvent | Comment | SSEField
+# The queue of a parser with nothing queued: one shared empty list (a list per parser would be
+# an eighth of an idle parser's memory). Never appended to: a queue is always replaced whole
+# (and only ever popped while not empty).
+_NONE_QUEUED: Final[list[AnySSE]] = []
 # What receive_data() and feed() accept; anything but bytes is copied to bytes first.
 Buffer = bytes | bytearray | memoryview
 E = TypeVar("E", bound=AnySSE)
@@ -197,7 +201,7 @@ class SSEParser(Generic[E]):
         # Results: the rules append to _out (taken by each call); the events parsed for
         # next_event() wait in _queue, last one first (list.pop() is the cheapest way out).
         self._out: list[AnySSE] = []
-        self._queue: list[AnySSE] = []
+        self._queue: list[AnySSE] = _NONE_QUEUED
         # Bytes receive_data() took that may end lines, parsed by the next next_event(), and the
         # unterminated line as it was open for appending then (or None).
         self._new: bytes | bytearray | None = None
@@ -228,14 +232,23 @@ class SSEParser(Generic[E]):
         ``max_event_size``, refused before they are held.
         """
         tail = self._quick
-        if tail is not None and data and 10 not in data and 13 not in data:
-            # No CR or LF (10 and 13: literals are cheaper than the module constants): no line
-            # ends, so this is all the work these bytes will ever need: the unterminated line
-            # grows.
-            tail += data
-            if len(tail) <= self._room:
-                return
-            self._overflow(tail)
+        if tail is not None and data:
+            # (_quick is only set while the parser is open and holds no bytes.)
+            if 10 not in data and 13 not in data:
+                # No CR or LF (10 and 13: literals are cheaper than the module constants): no
+                # line ends, so this is all the work these bytes will ever need: the
+                # unterminated line grows.
+                tail += data
+                if len(tail) <= self._room:
+                    return
+                self._overflow(tail)
+            # Held until next_event(), with the unterminated line as it stood (the routes may
+            # append to it then).
+            self._new = data if type(data) is bytes else bytes(data)
+            self._parked = tail
+            self._quick = None
+            self._idle = False
+            return
         if not self._open:
             self._receive_closed(data)
             return
@@ -245,11 +258,7 @@ class SSEParser(Generic[E]):
             self._open = False
             self._quick = None
         elif self._new is None:
-            # Held until next_event(), with the unterminated line as it stood (the routes may
-            # append to it then).
             self._new = data if type(data) is bytes else bytes(data)
-            self._parked = tail
-            self._quick = None
         else:
             new = self._new
             if type(new) is bytes:
@@ -324,7 +333,7 @@ class SSEParser(Generic[E]):
             # the pull API.
             self.receive_data(data)
             out = self._parse_held()[::-1]
-            self._queue = []
+            self._queue = _NONE_QUEUED
         if not out and self._pending_error is not None:
             self._check_usable()
         return out  # type: ignore[return-value]
@@ -387,8 +396,8 @@ class SSEParser(Generic[E]):
         if self._ended and data:
             self._fail(
                 LocalProtocolError(
-                    "receive_data() got bytes after the end of the stream was signalled with "
-                    "receive_data(b''); make a new SSEParser for a new stream"
+                    "got bytes after the end of the stream was signalled with b'' (to "
+                    "receive_data or feed); make a new SSEParser for a new stream"
                 )
             )
 
