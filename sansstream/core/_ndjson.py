@@ -430,7 +430,7 @@ class NDJSONParser:
     def _doom(self, size: int) -> None:
         """A line without an end grew past max_line_size (one byte more is allowed: it may be
         the CR of a CRLF): keep nothing more; the error waits for the lines before it."""
-        self._buf.finish()
+        self._buf.clear()
         self._pending = size
 
     def _too_large(self, line: int, size: int) -> EventTooLargeError:
@@ -504,7 +504,7 @@ class NDJSONParser:
     def _fail(self, exc: RemoteProtocolError) -> NoReturn:
         self._failed = str(exc)
         self._lines, self._next, self._pending = [], 0, None
-        self._buf.finish()
+        self._buf.clear()
         raise exc
 
     def _check_usable(self) -> None:

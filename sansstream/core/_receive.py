@@ -141,6 +141,11 @@ class LineBuffer:
                 region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return region
 
+    def clear(self) -> None:
+        """Drop what is held (the end of the stream where an unterminated line is discarded, or
+        a parser that gave up)."""
+        self.tail = b""
+
     def finish(self) -> bytes:
         """The end of the stream: the unterminated rest (perhaps the first bytes of what
         could have been a BOM), and the buffer emptied."""

@@ -383,7 +383,7 @@ class SSEParser(Generic[E]):
         discarded. (If the file ends in the middle of an event, before the final empty line,
         the incomplete event is not dispatched.)" The unterminated line goes too."""
         self._quick = None
-        self._buf.finish()
+        self._buf.clear()
         self._done = True
 
     # -- errors -------------------------------------------------------------------------------
