@@ -12,6 +12,7 @@ ratio new/old is what a change to the core or the pipeline must keep at 0.90 or 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import importlib.util
@@ -45,63 +46,22 @@ def load_old(root: Path) -> types.ModuleType:
 
 
 def rows(pkg: Any, kind: str, provider: str | None) -> dict[str, Callable[[list[bytes]], int]]:
+    """bench.py's sansstream rows, run on ``pkg`` (this checkout's package or the old one)."""
     core = importlib.import_module(pkg.__name__ + ".core")
     model = importlib.import_module(pkg.__name__ + ".model")
     prov = importlib.import_module(pkg.__name__ + ".providers")
     out: dict[str, Callable[[list[bytes]], int]] = {}
     if kind == "sse":
-
-        def feed(chunks: list[bytes]) -> int:
-            parser = core.SSEParser(max_event_size=None)
-            n = 0
-            for chunk in chunks:
-                n += len(parser.feed(chunk))
-            return n + len(parser.feed(b""))
-
-        def pull(chunks: list[bytes]) -> int:
-            parser = core.SSEParser(max_event_size=None)
-            receive, next_event, need = parser.receive_data, parser.next_event, model.NEED_DATA
-            n = 0
-            for chunk in chunks:
-                receive(chunk)
-                while next_event() is not need:
-                    n += 1
-            receive(b"")
-            while next_event() is not model.END:
-                n += 1
-            return n
-
-        def iterate(chunks: list[bytes]) -> int:
-            return sum(1 for _ in core.iter_sse(chunks, max_event_size=None))
-
-        out["SSEParser.feed"] = feed
-        out["receive_data/next_event"] = pull
-        out["iter_sse"] = iterate
+        out["SSEParser.feed"] = functools.partial(bench.sse_sansstream, parser_class=core.SSEParser)
+        out["receive_data/next_event"] = functools.partial(
+            bench.sse_sansstream_pull, parser_class=core.SSEParser, need_data=model.NEED_DATA, end=model.END
+        )
+        out["iter_sse"] = functools.partial(bench.sse_sansstream_iter, iterate=core.iter_sse)
     else:
-
-        def ndjson(chunks: list[bytes]) -> int:
-            parser = core.NDJSONParser(max_line_size=None)
-            n = 0
-            for chunk in chunks:
-                n += len(parser.feed(chunk))
-            return n + len(parser.feed(b""))
-
-        out["NDJSONParser.feed"] = ndjson
+        out["NDJSONParser.feed"] = functools.partial(bench.ndjson_sansstream, parser_class=core.NDJSONParser)
     if provider:
-
-        def pipeline(chunks: list[bytes]) -> int:
-            machine = prov.StreamDecoder(provider)
-            for chunk in chunks:
-                machine.feed(chunk)
-            machine.feed(b"")
-            machine.result()
-            return int(machine.wire_events)
-
-        def decode(chunks: list[bytes]) -> int:
-            return sum(1 for _ in prov.decode_stream(provider, chunks))
-
-        out["pipeline feed"] = pipeline
-        out["decode_stream"] = decode
+        out["pipeline feed"] = bench.pipeline_sansstream(provider, machine_class=prov.StreamDecoder)
+        out["decode_stream"] = bench.pipeline_sansstream_iter(provider, decode=prov.decode_stream)
     return out
 
 

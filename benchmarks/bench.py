@@ -256,32 +256,38 @@ def cut(data: bytes, size: int) -> list[bytes]:
 # ---------------------------------------------------------------------------------------------
 
 
-def sse_sansstream(chunks: list[bytes]) -> int:
-    parser = SSEParser(max_event_size=None)
+# (The sansstream rows take the classes they time as defaults, so that benchmarks/ab.py can run
+# the very same loops on another checkout's package.)
+
+
+def sse_sansstream(chunks: list[bytes], parser_class: Any = SSEParser) -> int:
+    parser = parser_class(max_event_size=None)
     n = 0
     for chunk in chunks:
         n += len(parser.feed(chunk))
     return n + len(parser.feed(b""))
 
 
-def sse_sansstream_pull(chunks: list[bytes]) -> int:
+def sse_sansstream_pull(
+    chunks: list[bytes], parser_class: Any = SSEParser, need_data: Any = NEED_DATA, end: Any = END
+) -> int:
     """The h11-style pull API: ``receive_data`` per slice, ``next_event`` until ``NEED_DATA``."""
-    parser = SSEParser(max_event_size=None)
+    parser = parser_class(max_event_size=None)
     receive, next_event = parser.receive_data, parser.next_event
     n = 0
     for chunk in chunks:
         receive(chunk)
-        while next_event() is not NEED_DATA:
+        while next_event() is not need_data:
             n += 1
     receive(b"")
-    while next_event() is not END:
+    while next_event() is not end:
         n += 1
     return n
 
 
-def sse_sansstream_iter(chunks: list[bytes]) -> int:
+def sse_sansstream_iter(chunks: list[bytes], iterate: Any = iter_sse) -> int:
     """The driver loop ``iter_sse`` over the slices (it coalesces slices without a line end)."""
-    return sum(1 for _ in iter_sse(chunks, max_event_size=None))
+    return sum(1 for _ in iterate(chunks, max_event_size=None))
 
 
 def sse_httpx_sse(chunks: list[bytes]) -> int:
@@ -373,10 +379,10 @@ def sse_bare_split(chunks: list[bytes]) -> int:
     return n
 
 
-def ndjson_sansstream(chunks: list[bytes], **opts: Any) -> int:
+def ndjson_sansstream(chunks: list[bytes], parser_class: Any = NDJSONParser, **opts: Any) -> int:
     """NDJSONParser as installed: with the ``fast`` extra (orjson) its default is the exact
     orjson route; ``orjson_loads=None`` keeps it on the standard library."""
-    parser = NDJSONParser(max_line_size=None, **opts)
+    parser = parser_class(max_line_size=None, **opts)
     n = 0
     for chunk in chunks:
         n += len(parser.feed(chunk))
@@ -410,25 +416,27 @@ def ndjson_httpx_lines(chunks: list[bytes]) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def pipeline_sansstream(provider: str, **opts: Any) -> Callable[[list[bytes]], int]:
+def pipeline_sansstream(
+    provider: str, machine_class: Any = StreamDecoder, **opts: Any
+) -> Callable[[list[bytes]], int]:
     def run(chunks: list[bytes]) -> int:
-        machine = StreamDecoder(provider, **opts)  # keeps its own Accumulator: result() is final
+        machine = machine_class(provider, **opts)  # keeps its own Accumulator: result() is final
         feed = machine.feed
         for chunk in chunks:
             feed(chunk)
         feed(b"")
         machine.result()
-        return machine.wire_events
+        return int(machine.wire_events)
 
     return run
 
 
-def pipeline_sansstream_iter(provider: str) -> Callable[[list[bytes]], int]:
+def pipeline_sansstream_iter(provider: str, decode: Any = decode_stream) -> Callable[[list[bytes]], int]:
     """``decode_stream`` over the slices: the iterator API, as the SDKs are driven."""
 
     def run(chunks: list[bytes]) -> int:
         n = 0
-        for _ in decode_stream(provider, chunks):
+        for _ in decode(provider, chunks):
             n += 1
         return n
 
