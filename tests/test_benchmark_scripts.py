@@ -23,7 +23,13 @@ def test_ab_compares_two_checkouts_row_by_row() -> None:
     out = _run("benchmarks/ab.py", "--against", str(ROOT), "--quick", "--rounds", "1", "--slices", "64")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "MB/s" not in line and "→" in line]
     names = {line.split("|")[2].strip() for line in rows}
-    assert {"SSEParser.feed", "receive_data/next_event", "iter_sse", "NDJSONParser.feed", "decode_stream"} <= names
+    assert {
+        "SSEParser.feed",
+        "receive_data/next_event",
+        "iter_sse",
+        "NDJSONParser.feed",
+        "decode_stream",
+    } <= names
     assert "worst cell" in out
 
 

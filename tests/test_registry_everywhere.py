@@ -15,6 +15,7 @@ from lines_provider import LinesProvider
 from sansstream import providers
 from sansstream.api import stream_chat
 from sansstream.cli import main
+from sansstream.core import encode_event_stream_message
 from sansstream.model import TextDelta
 from sansstream.server import ndjson_stream, stream_response
 from sansstream.testing import FixtureResponse, FixtureServer
@@ -94,3 +95,44 @@ def test_built_in_url_hints_rank_specific_before_general() -> None:
     assert ranked.index("bedrock-runtime /invoke-with-response-stream") < ranked.index("bedrock-runtime")
     assert ranked.index("api.mistral.ai") < ranked.index("/chat/completions")
     assert ranked.index("api.openai.com /responses") < ranked.index("api.openai.com")
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "provider"),
+    [
+        # Streams that are nothing but an error are still told apart by their shape.
+        (
+            "err.json",
+            b'[{"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}]',
+            "gemini",
+        ),
+        (
+            "err.bin",
+            encode_event_stream_message(
+                {":message-type": "exception", ":exception-type": "throttlingException"},
+                b'{"message": "slow"}',
+            ),
+            "bedrock",
+        ),
+        (
+            "err.sse",
+            b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error"}}\n\n',
+            "anthropic",
+        ),
+        ("slop.sse", b'data: {"type": "error", "message": "no"}\n\n', "slop"),
+        # The first event decides: an OpenAI Responses stream that ends in an error event.
+        (
+            "responses.sse",
+            b'event: response.created\ndata: {"type": "response.created", "response": {}}\n\n'
+            b'event: error\ndata: {"type": "error", "error": {"type": "insufficient_quota"}}\n\n',
+            "openai-responses",
+        ),
+    ],
+)
+def test_parse_names_error_only_streams_by_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, body: bytes, provider: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(body)
+    _, _, err = _run(capsys, "parse", str(path), "--result")
+    assert f"guessed as '{provider}'" in err

@@ -162,12 +162,14 @@ def _sniff_provider(body: bytes, framing: str, providers: list[Provider]) -> str
             events.append(event)
     except SansStreamError:
         pass
-    # A provider that defines looks_like itself wins over those that inherit it (the presets
+    # The stream's first events decide, in order: the first prefix some provider claims. A
+    # provider that defines looks_like itself wins over those that inherit it (the presets
     # inherit OpenAI's); then registry order.
-    claims = [p for p in providers if p.looks_like(events)]
-    claims.sort(key=lambda p: "looks_like" not in type(p).__dict__)
-    if claims:
-        return claims[0].name
+    for end in range(1, len(events) + 1):
+        claims = [p for p in providers if p.looks_like(events[:end])]
+        if claims:
+            claims.sort(key=lambda p: "looks_like" not in type(p).__dict__)
+            return claims[0].name
     raise ConfigurationError(
         "cannot tell which provider wrote this stream; pass --provider (one of: "
         f"{', '.join(p.name for p in providers)})"

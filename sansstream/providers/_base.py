@@ -167,10 +167,12 @@ class Provider(ABC):
     longer ones."""
 
     def looks_like(self, events: Sequence[WireEvent]) -> bool:
-        """Whether these wire events (the first few of a stream, parsed with its framing) are
-        this provider's, for ``sansstream parse`` on a file with no URL to go by. A provider
-        that defines it in its own class wins over those that inherit it (the OpenAI-compatible
-        presets inherit OpenAI's). Default ``False``: never guessed from content."""
+        """Whether these wire events (the first ones of a stream, parsed with its framing) are
+        this provider's, for ``sansstream parse`` on a file with no URL to go by. It is asked
+        about the first event, then the first two, and so on: the first prefix some provider
+        claims decides. A provider that defines it in its own class wins over those that
+        inherit it (the OpenAI-compatible presets inherit OpenAI's). Default ``False``: never
+        guessed from content."""
         return False
 
     encoder_class: ClassVar[type[ChunkEncoder] | None] = None

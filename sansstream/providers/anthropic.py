@@ -588,8 +588,12 @@ class AnthropicProvider(Provider):
     url_hints: ClassVar[tuple[str, ...]] = ("api.anthropic.com", "/v1/messages")
 
     def looks_like(self, events: Sequence[WireEvent]) -> bool:
+        # Its event names and types, or its error event ({"type": "error", "error": {"type": ...}};
+        # a SLOP error chunk carries a string).
         return any(
-            name.startswith(("message_", "content_block")) or kind in ("message_start", "content_block_delta")
+            name.startswith(("message_", "content_block"))
+            or kind in ("message_start", "content_block_delta")
+            or (kind == "error" and isinstance(value.get("error"), dict) and "type" in value["error"])
             for name, value, kind in sniffed(events)
         )
 

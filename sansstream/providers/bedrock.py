@@ -525,10 +525,15 @@ class BedrockProvider(Provider):
     )
 
     def looks_like(self, events: Sequence[WireEvent]) -> bool:
-        # Converse stream messages carry the event name in a header (messageStart, contentBlockDelta...).
+        # Converse stream messages carry the event name in a header (messageStart,
+        # contentBlockDelta...); an exception (throttlingException...) is AWS's either way.
         return any(
             isinstance(e, EventStreamMessage)
-            and e.event_type in ("messageStart", "contentBlockDelta", "messageStop")
+            and (
+                e.event_type
+                in ("messageStart", "contentBlockStart", "contentBlockDelta", "messageStop", "metadata")
+                or e.message_type == "exception"
+            )
             for e in events
         )
 

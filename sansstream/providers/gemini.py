@@ -638,7 +638,16 @@ class GeminiProvider(Provider):
     url_hints: ClassVar[tuple[str, ...]] = ("generativelanguage.googleapis.com", ":streamgeneratecontent")
 
     def looks_like(self, events: Sequence[WireEvent]) -> bool:
-        return any(isinstance(value, dict) and "candidates" in value for name, value, kind in sniffed(events))
+        # A chunk (candidates, usage), or Google's error object ({"error": {"code", "status", ...}}).
+        return any(
+            isinstance(value, dict)
+            and (
+                "candidates" in value
+                or "usageMetadata" in value
+                or (isinstance(value.get("error"), dict) and "status" in value["error"])
+            )
+            for _name, value, _kind in sniffed(events)
+        )
 
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     content_types = ("text/event-stream", "application/json")
