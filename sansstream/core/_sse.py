@@ -22,9 +22,10 @@ the two). Two choices here are for speed but change no result:
   of an event is decoded once, when it is dispatched. Decoding per event instead of per stream
   is equivalent because CR and LF are ASCII: an invalid or truncated UTF-8 sequence always ends
   at a line end, so ``decode("utf-8", "replace")`` yields the same U+FFFD either way.
-* The unterminated line is kept apart, already searched: only new bytes are searched for line
-  ends, so no byte is searched twice and one-byte slices cost the same per byte as large ones.
-  It grows in place (a bytearray), never by ``bytes + bytes``.
+* The unterminated line is kept apart, already searched, by the receive buffer every line
+  framing shares (``LineBuffer``, core/_receive.py): only new bytes are searched for line ends,
+  so no byte is searched twice and one-byte slices cost the same per byte as large ones. It
+  grows in place (a bytearray), never by ``bytes + bytes``.
 
 Memory is bounded by ``max_event_size``: the bytes of the lines of the block being built (every
 line since the last blank line, comments included, plus the unterminated line) may not exceed it.
