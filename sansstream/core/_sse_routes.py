@@ -54,7 +54,8 @@ UNIFORM_MIN: Final = 512
 def take_slice(p: SSEParser[Any], tail: bytearray, data: bytes) -> list[Any] | None:
     """The events of ``data``, a slice with an LF and no CR, appended to the unterminated line
     ``tail`` (open for appending: the parser is open, settled on the BOM, no CR pending, and its
-    working list ``_out`` is empty); or None, having changed nothing, when no route fits. The routes are picked by where the slice's LFs are."""
+    working list ``_out`` is empty); or None, having changed nothing, when no route fits. The
+    routes are picked by where the slice's LFs are."""
     end = data.rfind(10)
     if not p._dirty and end > 0 and data[end - 1] == 10 and len(tail) + end < BIG_REGION:
         # A fresh block starts at the tail and the slice's last LF ends a blank line. (The tail
