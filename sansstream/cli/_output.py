@@ -42,6 +42,7 @@ def escape_surrogates(text: str) -> str:
         return text
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
+
 DIM = "\x1b[2m"
 RESET = "\x1b[0m"
 

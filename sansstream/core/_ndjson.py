@@ -75,6 +75,7 @@ def auto_orjson_loads() -> Callable[[bytes], Any] | None:
     loads: Callable[[bytes], Any] = orjson.loads
     return loads
 
+
 # The optional orjson route (``NDJSONParser(orjson_loads=orjson.loads)``, or the default "auto"
 # when orjson is installed; the core imports no third-party package, so it is handed over).
 # orjson is used only where its result is provably the stdlib's: whatever it refuses (NaN and
@@ -450,10 +451,7 @@ class NDJSONParser:
             if (
                 self._orjson is not None
                 and not self._stdlib_only
-                and (
-                    len(body) < _DEEP_LINE
-                    or body.count(b"[") + body.count(b"{") < _DEEP_BRACKETS
-                )
+                and (len(body) < _DEEP_LINE or body.count(b"[") + body.count(b"{") < _DEEP_BRACKETS)
             ):
                 try:
                     return self._orjson(body)
