@@ -79,6 +79,8 @@ def append_events(out: list[Any], texts: list[str], id: str, names: list[str] | 
         return
     append = out.append
     cls = ServerSentEvent
+    # Two loops, not one over zip(names or repeat("message"), texts): the one-loop form measured
+    # x0.94-0.95 on OpenAI-shaped streams at 4 KiB slices (benchmarks/ab.py, 7 rounds).
     if names is None:
         for text in texts:
             made = draft()
